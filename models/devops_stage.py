@@ -1,0 +1,23 @@
+from odoo import fields, models
+
+
+class DevopsStage(models.Model):
+    """One of the eight DevOps stages; features of each stage hang off its record."""
+
+    _name = "devops.stage"
+    _description = "DevOps Stage"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    code = fields.Char(
+        required=True,
+        help="Technical identifier used by automations, such as 'deploy'.",
+    )
+    sequence = fields.Integer(default=10)
+    summary = fields.Char(translate=True, help="The stage in a few words.")
+    description = fields.Text(translate=True, help="What this stage covers.")
+    active = fields.Boolean(default=True)
+
+    _sql_constraints = [
+        ("code_unique", "unique(code)", "Another stage already uses this code."),
+    ]

@@ -1,0 +1,93 @@
+from odoo.tests import HttpCase, tagged
+
+from .common import xmlid
+
+ROOT_CHILDREN = [
+    "menu_devops",
+    "menu_plan",
+    "menu_code",
+    "menu_build",
+    "menu_test",
+    "menu_release",
+    "menu_deploy",
+    "menu_operate",
+    "menu_monitor",
+    "menu_config",
+]
+
+
+@tagged("post_install", "-at_install")
+class TestMenus(HttpCase):
+    """The menu tree as the web client receives it, and every leaf's action loading."""
+
+    def _menus(self, login):
+        user = self.env["res.users"].search([("login", "=", login)])
+        return self.env["ir.ui.menu"].with_user(user).load_menus(False)
+
+    def _children(self, menus, menu_xmlid):
+        menu_id = self.env.ref(xmlid(menu_xmlid)).id
+        return [menus[child]["xmlid"] for child in menus[menu_id]["children"]]
+
+    def test_menu_tree(self):
+        menus = self._menus("admin")
+        root = self.env.ref(xmlid("menu_root"))
+        self.assertIn(root.id, menus["root"]["children"])
+        self.assertEqual(root.name, "ERPLibre DevOps")
+        self.assertEqual(self._children(menus, "menu_root"), [xmlid(m) for m in ROOT_CHILDREN])
+        self.assertEqual(
+            self._children(menus, "menu_devops"),
+            [xmlid("menu_machine"), xmlid("menu_workspace"), xmlid("menu_instance")],
+        )
+        self.assertEqual(
+            self._children(menus, "menu_config"),
+            [xmlid("menu_config_stage"), xmlid("menu_config_settings")],
+        )
+        self.assertTrue(menus[root.id]["web_icon"].startswith("erplibre_devops,"))
+
+    def _leaves(self, menus, menu_id):
+        children = menus[menu_id]["children"]
+        if not children:
+            return [menus[menu_id]]
+        return [leaf for child in children for leaf in self._leaves(menus, child)]
+
+    def test_every_leaf_action_loads(self):
+        """What the web client does on a click: load the action, then its views and record."""
+        self.authenticate("admin", "admin")
+        menus = self._menus("admin")
+        leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
+        self.assertEqual(len(leaves), 3 + 8 + 2)
+        for leaf in leaves:
+            with self.subTest(menu=leaf["xmlid"]):
+                self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")
+                action_id = int(leaf["action"].split(",")[1])
+                action = self.make_jsonrpc_request("/web/action/load", {"action_id": action_id})
+                self.assertEqual(action["type"], "ir.actions.act_window")
+                model = action["res_model"]
+                views = self.make_jsonrpc_request(
+                    f"/web/dataset/call_kw/{model}/get_views",
+                    {
+                        "model": model,
+                        "method": "get_views",
+                        "args": [],
+                        "kwargs": {"views": action["views"], "options": {"load_filters": True}},
+                    },
+                )
+                for _view_id, view_type in action["views"]:
+                    self.assertIn(view_type, views["views"])
+                if action.get("res_id"):
+                    records = self.make_jsonrpc_request(
+                        f"/web/dataset/call_kw/{model}/web_read",
+                        {
+                            "model": model,
+                            "method": "web_read",
+                            "args": [[action["res_id"]]],
+                            "kwargs": {"specification": {"display_name": {}}},
+                        },
+                    )
+                    self.assertEqual(len(records), 1)
+
+    def test_stage_menus_open_their_stage(self):
+        for code in ["plan", "code", "build", "test", "release", "deploy", "operate", "monitor"]:
+            menu = self.env.ref(xmlid(f"menu_{code}"))
+            self.assertEqual(menu.action, self.env.ref(xmlid(f"action_stage_{code}")))
+            self.assertFalse(menu.child_id)

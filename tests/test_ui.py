@@ -1,0 +1,98 @@
+from odoo.tests import HttpCase, tagged
+
+# Walks the app as a person would: click each menu of the navbar (opening the "More"
+# dropdown when the screen is too narrow for all sections), wait until the screen it opens
+# shows what it should, and fail on any JavaScript error (browser_js fails on console.error
+# and on uncaught exceptions).
+WALK_MENUS_JS = r"""
+(async function () {
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    async function waitFor(check, what, timeout = 15000) {
+        const start = Date.now();
+        while (Date.now() - start < timeout) {
+            const found = check();
+            if (found) {
+                return found;
+            }
+            await sleep(50);
+        }
+        throw new Error("Timed out waiting for " + what);
+    }
+    const byXmlid = (xmlid) => document.querySelector(`[data-menu-xmlid="${xmlid}"]`);
+    async function clickMenu(xmlid, parent) {
+        let item = byXmlid(xmlid);
+        if (!item && parent) {
+            let toggle = byXmlid(parent);
+            if (!toggle) {
+                document.querySelector(".o_menu_sections_more button").click();
+                toggle = await waitFor(() => byXmlid(parent), "section " + parent);
+            }
+            toggle.click();
+        } else if (!item) {
+            const more = document.querySelector(".o_menu_sections_more button");
+            if (more) {
+                more.click();
+            }
+        }
+        item = await waitFor(() => byXmlid(xmlid), "menu " + xmlid);
+        item.click();
+    }
+    const text = (selector) =>
+        Array.from(document.querySelectorAll(selector))
+            .map((el) => el.textContent)
+            .join(" ");
+    // A form field's shown value: an input's or textarea's value, else its text.
+    function fieldValue(name) {
+        const field = document.querySelector(`.o_form_view .o_field_widget[name="${name}"]`);
+        if (!field) {
+            return "";
+        }
+        const input = field.querySelector("input, textarea");
+        return (input ? input.value : field.textContent).trim();
+    }
+    const STAGES = %(stages)s;
+    try {
+        await waitFor(() => document.querySelector(".o_main_navbar"), "the navbar");
+        for (const [code, name] of STAGES) {
+            await clickMenu("erplibre_devops.menu_" + code);
+            await waitFor(
+                () => fieldValue("name") === name && fieldValue("description").length > 40,
+                "the page of stage " + name
+            );
+        }
+        await clickMenu("erplibre_devops.menu_machine", "erplibre_devops.menu_devops");
+        await waitFor(() => text(".o_list_view .o_data_row").includes("This machine"),
+            "this machine in the Machines list");
+        await clickMenu("erplibre_devops.menu_workspace", "erplibre_devops.menu_devops");
+        await waitFor(() => text(".o_breadcrumb").includes("Workspaces")
+            && document.querySelector(".o_list_view, .o_view_nocontent"), "the Workspaces list");
+        await clickMenu("erplibre_devops.menu_instance", "erplibre_devops.menu_devops");
+        await waitFor(() => text(".o_breadcrumb").includes("Instances")
+            && document.querySelector(".o_list_view, .o_view_nocontent"), "the Instances list");
+        await clickMenu("erplibre_devops.menu_config_stage", "erplibre_devops.menu_config");
+        await waitFor(() => document.querySelectorAll(".o_list_view .o_data_row").length === 8,
+            "the eight stages");
+        await clickMenu("erplibre_devops.menu_config_settings", "erplibre_devops.menu_config");
+        await waitFor(() => document.querySelector('.o_form_view [name="devops_command_timeout"]'),
+            "the DevOps settings");
+        console.log("test successful");
+    } catch (error) {
+        console.error("DevOps menu walk failed: " + error.message);
+    }
+})();
+"""
+
+
+@tagged("post_install", "-at_install")
+class TestUi(HttpCase):
+    def test_walk_every_menu(self):
+        stages = self.env["devops.stage"].search([])
+        self.assertEqual(len(stages), 8)
+        code = WALK_MENUS_JS % {"stages": [[s.code, s.name] for s in stages]}
+        self.browser_js(
+            "/odoo/action-erplibre_devops.action_stage_plan",
+            code,
+            ready="!!document.querySelector('.o_main_navbar .o_menu_sections')",
+            login="admin",
+            timeout=180,
+        )

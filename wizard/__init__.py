@@ -1,0 +1,1 @@
+# Wizards (exec, code, update, debug) are added here by the issues that build them.
