@@ -7,6 +7,7 @@
 #   scripts/dev.sh pytest [ARGS]    the engine tests alone, ARGS passed to pytest
 #   scripts/dev.sh odoo-test [TAGS] the Odoo tests alone (default tags: /erplibre_devops)
 #   scripts/dev.sh shell    an Odoo shell on the app database
+#   scripts/dev.sh i18n     export i18n/erplibre_devops.pot and merge it into i18n/fr.po
 #   scripts/dev.sh stop     stop the private PostgreSQL cluster
 #
 # Where things are:
@@ -209,6 +210,21 @@ cmd_run() {
   exec python "$ODOO/odoo-bin" -c "$CONF" -d "$DB" --db-filter="^$DB\$" --http-port="$HTTP_PORT" "$@"
 }
 
+# Export the terms to i18n/erplibre_devops.pot (from the test database, installed by
+# "test" or "odoo-test") and merge them into i18n/fr.po (msgmerge, from gettext).
+cmd_i18n() {
+  setup
+  db_exists "$TEST_DB" || die "Run 'scripts/dev.sh odoo-test' first: the terms come from $TEST_DB."
+  python "$ODOO/odoo-bin" -c "$CONF" -d "$TEST_DB" --i18n-export="$HERE/i18n/$MODULE.pot" \
+    --modules="$MODULE" --stop-after-init --log-level=warn
+  if command -v msgmerge >/dev/null; then
+    msgmerge --quiet --update --no-fuzzy-matching --backup=none "$HERE/i18n/fr.po" "$HERE/i18n/$MODULE.pot"
+  else
+    say "msgmerge not found (apt-get install gettext): i18n/fr.po was not merged."
+  fi
+  say "Updated i18n/$MODULE.pot; untranslated entries of fr.po: $(grep -c '^msgstr ""$' "$HERE/i18n/fr.po" || true)"
+}
+
 cmd_shell() {
   setup
   exec python "$ODOO/odoo-bin" shell -c "$CONF" -d "$DB" --no-http
@@ -371,6 +387,7 @@ odoo-test)
   [ "$ODOO_FAILED" = 0 ] && [ "$ODOO_ERRLINES" = 0 ]
   ;;
 shell) cmd_shell ;;
+i18n) cmd_i18n ;;
 stop) stop_pg ;;
 *)
   sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'

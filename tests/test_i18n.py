@@ -1,5 +1,9 @@
+import polib
+
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools.misc import file_path
+from odoo.tools.translate import TranslationModuleReader
 
 from .common import DevopsCase, xmlid
 
@@ -38,3 +42,12 @@ class TestFrench(DevopsCase):
         with self.assertRaises(ValidationError) as caught:
             env["devops.machine"].create({"name": "M", "kind": "ssh", "host": "h", "port": 0})
         self.assertIn("hors limites", str(caught.exception))
+
+    def test_every_term_has_a_french_translation(self):
+        """A new UI string without its French translation fails here (scripts/dev.sh i18n)."""
+        reader = TranslationModuleReader(self.env.cr, modules=["erplibre_devops"], lang="fr_FR")
+        terms = {row[4] for row in reader if row[4]}
+        self.assertGreater(len(terms), 100)
+        path = file_path("erplibre_devops/i18n/fr.po")
+        translated = {entry.msgid for entry in polib.pofile(path) if entry.msgstr}
+        self.assertFalse(sorted(terms - translated), "terms missing from i18n/fr.po")
