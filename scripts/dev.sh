@@ -51,7 +51,7 @@ find_odoo() {
     [ -n "${ODOO_SRC:-}" ] && die "ODOO_SRC=$ODOO_SRC holds no odoo-bin: point it at an Odoo 18 source tree."
     say "No Odoo 18 tree in \$ODOO_SRC or /opt/odoo/18.0: cloning Odoo 18.0 (shallow) into $CACHE/odoo-18.0"
     mkdir -p "$CACHE"
-    git clone --quiet --depth 1 --branch 18.0 https://github.com/odoo/odoo.git "$CACHE/odoo-18.0.tmp" ||
+    timeout 900 git clone --quiet --depth 1 --branch 18.0 https://github.com/odoo/odoo.git "$CACHE/odoo-18.0.tmp" ||
       die "Odoo 18 not found and the clone failed: set ODOO_SRC to an Odoo 18 source tree."
     mv "$CACHE/odoo-18.0.tmp" "$CACHE/odoo-18.0"
     ODOO=$CACHE/odoo-18.0
