@@ -40,17 +40,18 @@ sha() { sha1sum | cut -c1-12; }
 
 # --- Odoo source -------------------------------------------------------------------
 find_odoo() {
-  local candidate
-  for candidate in "${ODOO_SRC:-}" /opt/odoo/18.0 "$CACHE/odoo-18.0"; do
-    [ -n "$candidate" ] && [ -f "$candidate/odoo-bin" ] && {
-      ODOO=$(cd "$candidate" && pwd)
-      break
-    }
-  done
-  if [ -z "${ODOO:-}" ]; then
-    [ -n "${ODOO_SRC:-}" ] && die "ODOO_SRC=$ODOO_SRC holds no odoo-bin: point it at an Odoo 18 source tree."
+  ODOO=
+  if [ -n "${ODOO_SRC:-}" ]; then
+    [ -f "$ODOO_SRC/odoo-bin" ] || die "ODOO_SRC=$ODOO_SRC holds no odoo-bin: point it at an Odoo 18 source tree."
+    ODOO=$(cd "$ODOO_SRC" && pwd)
+  elif [ -f /opt/odoo/18.0/odoo-bin ]; then
+    ODOO=/opt/odoo/18.0
+  elif [ -f "$CACHE/odoo-18.0/odoo-bin" ]; then
+    ODOO=$CACHE/odoo-18.0
+  else
     say "No Odoo 18 tree in \$ODOO_SRC or /opt/odoo/18.0: cloning Odoo 18.0 (shallow) into $CACHE/odoo-18.0"
     mkdir -p "$CACHE"
+    rm -rf "$CACHE/odoo-18.0.tmp"
     timeout 900 git clone --quiet --depth 1 --branch 18.0 https://github.com/odoo/odoo.git "$CACHE/odoo-18.0.tmp" ||
       die "Odoo 18 not found and the clone failed: set ODOO_SRC to an Odoo 18 source tree."
     mv "$CACHE/odoo-18.0.tmp" "$CACHE/odoo-18.0"
