@@ -1,0 +1,151 @@
+"""Find what failed in a command's output.
+
+:func:`parse` reads the text of a run and returns :class:`ParsedError` items:
+
+- ``traceback``: a Python traceback; the location is its innermost frame, the message its
+  last line ("ZeroDivisionError: division by zero");
+- ``odoo``: an Odoo log line at ERROR or CRITICAL level (when a traceback follows it, the
+  traceback's location and exception are added to it);
+- ``tool``: the usual error lines of git, pip, shells, compilers, apt, npm, docker, psql.
+
+Identical errors are reported once with a count.  The fingerprint (stable across runs: digits,
+hex addresses and temporary names are blanked) groups the same error over many runs.
+"""
+
+import dataclasses
+import hashlib
+import re
+
+MAX_ERRORS = 100
+MAX_MESSAGE = 2000
+
+_ODOO_LOG = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>ERROR|CRITICAL) \S+ (?P<logger>[\w.]+): "
+    r"(?P<message>.*)$"
+)
+_ANY_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ [A-Z]+ ")
+_TRACEBACK = "Traceback (most recent call last):"
+_FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)')
+_EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?::.*)?$")  # "ValueError: text", "KeyboardInterrupt"
+_TOOLS = [
+    # compiler-style "file:line:col: error: message"
+    re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<message>.+)$"),
+    re.compile(r"^(?:fatal|error): (?P<message>.+)$"),  # git, cc
+    re.compile(r"^ERROR: (?P<message>.+)$"),  # pip
+    re.compile(r"^E: (?P<message>.+)$"),  # apt
+    re.compile(r"^npm ERR! (?P<message>.+)$"),
+    re.compile(r"^Error response from daemon: (?P<message>.+)$"),  # docker
+    re.compile(r"^psql: error: (?P<message>.+)$"),
+    re.compile(
+        r"^(?:/\S+/)?(?:ba|da|z)?sh: (?:line )?\d+: (?P<message>.+)$"
+    ),  # sh: 1: x: not found
+    re.compile(
+        r"^(?:/\S+/)?(?:ba|z)?sh: "
+        r"(?P<message>.+: (?:command not found|No such file or directory|Permission denied))$"
+    ),
+    re.compile(r"^(?P<message>\S.*: (?:No such file or directory|Permission denied))$"),
+]
+_NORMALIZE = [
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x?"),
+    (re.compile(r"/tmp/[\w.-]+"), "/tmp/?"),  # noqa: S108 - blanks temporary names, creates none
+    (re.compile(r"\d+"), "N"),
+]
+
+
+@dataclasses.dataclass
+class ParsedError:
+    error_type: str
+    message: str
+    file: str = ""
+    line: int = 0
+    count: int = 1
+
+    @property
+    def fingerprint(self):
+        text = self.message
+        for pattern, replacement in _NORMALIZE:
+            text = pattern.sub(replacement, text)
+        key = f"{self.error_type}\0{text}\0{self.file}"
+        return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def _traceback(lines, start):
+    """Parse the traceback starting at ``lines[start]``; returns (error or None, next index)."""
+    file, line_no, i = "", 0, start + 1
+    while i < len(lines):
+        text = lines[i]
+        frame = _FRAME.match(text)
+        if frame:
+            file, line_no = frame["file"], int(frame["line"])
+        elif text.startswith((" ", "\t")) or not text.strip():
+            pass  # source line or blank line inside the traceback
+        elif text.startswith(_TRACEBACK):
+            return None, i  # a new traceback starts (chained exceptions): keep the last
+        elif text.startswith(("During handling of", "The above exception was")):
+            pass
+        else:
+            match = _EXCEPTION.match(text)
+            if match and not _ANY_LOG.match(text):
+                message = text.strip()
+                return ParsedError("traceback", message[:MAX_MESSAGE], file, line_no), i + 1
+            return None, i
+        i += 1
+    return None, i
+
+
+def parse(text):
+    lines = text.splitlines()
+    found = {}
+    order = []
+
+    def add(error):
+        key = error.fingerprint
+        if key in found:
+            found[key].count += 1
+        elif len(order) < MAX_ERRORS:
+            found[key] = error
+            order.append(key)
+
+    last_log = None
+    i = 0
+    while i < len(lines):
+        text = lines[i]
+        if text.startswith(_TRACEBACK):
+            error, i = _traceback(lines, i)
+            if error is not None:
+                if last_log is not None:  # the log line just before the traceback
+                    log_error = last_log
+                    error = ParsedError(
+                        "odoo",
+                        f"{log_error.message} — {error.message}"[:MAX_MESSAGE],
+                        error.file,
+                        error.line,
+                    )
+                    last_log = None
+                add(error)
+            continue
+        if last_log is not None:
+            add(last_log)
+            last_log = None
+        log = _ODOO_LOG.match(text)
+        if log:
+            last_log = ParsedError("odoo", f"{log['logger']}: {log['message']}"[:MAX_MESSAGE])
+            i += 1
+            continue
+        for pattern in _TOOLS:
+            match = pattern.match(text)
+            if match:
+                groups = match.groupdict()
+                add(
+                    ParsedError(
+                        "tool",
+                        groups["message"].strip()[:MAX_MESSAGE],
+                        groups.get("file") or "",
+                        int(groups.get("line") or 0),
+                    )
+                )
+                break
+        i += 1
+    if last_log is not None:
+        add(last_log)
+    return [found[key] for key in order]

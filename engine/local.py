@@ -1,0 +1,120 @@
+"""Run commands on this machine with subprocess.
+
+Each run starts in a new session (its own process group), with stdin closed, and its stdout
+and stderr read through a selector as they come.  Stopping a run signals the whole process
+group, and also every descendant psutil still sees (a child that left the group with setsid).
+"""
+
+import contextlib
+import os
+import selectors
+import signal
+import subprocess
+
+from .executor import ExecError, Executor
+from .output import STDERR, STDOUT
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - psutil is a declared dependency
+    psutil = None
+
+CHUNK = 256 * 1024
+
+
+class _Handle:
+    def __init__(self, proc):
+        self.proc = proc
+        self.selector = selectors.DefaultSelector()
+        self.open = 0
+        for pipe, name in ((proc.stdout, STDOUT), (proc.stderr, STDERR)):
+            os.set_blocking(pipe.fileno(), False)
+            self.selector.register(pipe, selectors.EVENT_READ, name)
+            self.open += 1
+
+
+class LocalExecutor(Executor):
+    """Executor for the machine the Odoo server runs on."""
+
+    def __init__(self, base_env=None):
+        self.base_env = base_env
+
+    def _start(self, spec):
+        env = dict(os.environ if self.base_env is None else self.base_env)
+        env.update({name: str(value) for name, value in spec.env.items()})
+        if spec.cwd is not None and not os.path.isdir(spec.cwd):
+            raise ExecError(f"The directory {spec.cwd} does not exist on this machine.")
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - an argv list, never a shell string
+                list(spec.argv),
+                cwd=spec.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except FileNotFoundError as error:
+            raise ExecError(f"Program not found: {spec.argv[0]}") from error
+        except PermissionError as error:
+            raise ExecError(f"Permission denied: {error.filename or spec.argv[0]}") from error
+        except OSError as error:
+            raise ExecError(f"Could not start {spec.argv[0]}: {error.strerror}") from error
+        return _Handle(proc)
+
+    def _pump(self, handle, capture, timeout):
+        if handle.open:
+            for key, _events in handle.selector.select(timeout):
+                try:
+                    data = os.read(key.fileobj.fileno(), CHUNK)
+                except BlockingIOError:
+                    continue
+                if data:
+                    capture.write(key.data, data)
+                else:
+                    handle.selector.unregister(key.fileobj)
+                    key.fileobj.close()
+                    handle.open -= 1
+        else:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                handle.proc.wait(timeout)
+        return not handle.open and handle.proc.poll() is not None
+
+    def _kill(self, handle, sig):
+        proc = handle.proc
+        victims = []
+        if psutil is not None and proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                victims = psutil.Process(proc.pid).children(recursive=True)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        for child in victims:
+            with contextlib.suppress(psutil.Error):
+                child.send_signal(sig)
+
+    def _status(self, handle):
+        code = handle.proc.wait()
+        if code < 0:
+            return None, -code
+        return code, None
+
+    def _close(self, handle):
+        for key in list(handle.selector.get_map().values()):
+            handle.selector.unregister(key.fileobj)
+            key.fileobj.close()
+        handle.selector.close()
+        if handle.proc.poll() is None:
+            self._kill(handle, signal.SIGKILL)
+            handle.proc.wait()
+
+
+def process_alive(pid, create_time=None):
+    """Whether ``pid`` is still the same process (its start time guards against pid reuse)."""
+    if psutil is None:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        return create_time is None or abs(proc.create_time() - create_time) < 0.01
+    except psutil.Error:
+        return False

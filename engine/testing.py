@@ -1,0 +1,125 @@
+"""Real test parts shared by the engine's pytest suite and the Odoo tests.
+
+:class:`TestSSHServer` starts Debian's OpenSSH server on 127.0.0.1 on a free port, with
+throwaway host keys and a throwaway client key, for the user running the tests.  Nothing
+here is mocked; nothing outside its temporary directory is touched.
+"""
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+
+
+class MissingTool(RuntimeError):
+    pass
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def keygen(path, key_type="ed25519"):
+    """Write a new key pair at ``path`` / ``path.pub``; returns (private text, public line)."""
+    subprocess.run(  # noqa: S603
+        [SSH_KEYGEN, "-q", "-t", key_type, "-N", "", "-C", "devops-test", "-f", path],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    with open(path, encoding="ascii") as private, open(path + ".pub", encoding="ascii") as public:
+        return private.read(), " ".join(public.read().split()[:2])
+
+
+class TestSSHServer:
+    """An sshd on 127.0.0.1; use as a context manager or call start()/stop()."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, host_key_type="ed25519"):
+        if not (os.path.exists(SSHD) and os.path.exists(SSH_KEYGEN)):
+            raise MissingTool("OpenSSH server not found: apt-get install openssh-server")
+        self.host_key_type = host_key_type
+        self.dir = tempfile.mkdtemp(prefix="devops-sshd-")
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.user = getpass.getuser()
+        self.proc = None
+        self.host_private, self.host_key = keygen(os.path.join(self.dir, "host_key"), host_key_type)
+        self.client_key, self.client_public = {}, {}
+        for key_type in ("ed25519", "ecdsa", "rsa"):
+            private, public = keygen(os.path.join(self.dir, f"client_{key_type}"), key_type)
+            self.client_key[key_type], self.client_public[key_type] = private, public
+        with open(os.path.join(self.dir, "authorized_keys"), "w", encoding="ascii") as keys:
+            keys.write("\n".join(self.client_public.values()) + "\n")
+        os.chmod(os.path.join(self.dir, "authorized_keys"), 0o644)
+        self.config = os.path.join(self.dir, "sshd_config")
+        with open(self.config, "w", encoding="ascii") as config:
+            config.write(
+                f"Port {self.port}\n"
+                f"ListenAddress {self.host}\n"
+                f"HostKey {self.dir}/host_key\n"
+                f"PidFile {self.dir}/sshd.pid\n"
+                f"AuthorizedKeysFile {self.dir}/authorized_keys\n"
+                "PasswordAuthentication yes\n"
+                "KbdInteractiveAuthentication no\n"
+                "PermitRootLogin yes\n"
+                "StrictModes no\n"
+                "UsePAM no\n"
+                "MaxSessions 100\n"
+                "MaxStartups 100\n"
+                "LogLevel ERROR\n"
+                "Subsystem sftp internal-sftp\n"
+            )
+
+    @property
+    def client_key_path(self):
+        return os.path.join(self.dir, "client_ed25519")
+
+    def start(self):
+        if os.geteuid() == 0:
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation dir
+        self.proc = subprocess.Popen(  # noqa: S603
+            [SSHD, "-D", "-e", "-f", self.config],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(self.dir, "sshd.log"), "wb"),
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("sshd exited: " + self.log())
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
+                    if sock.recv(4).startswith(b"SSH-"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("sshd did not answer: " + self.log())
+
+    def log(self):
+        with open(os.path.join(self.dir, "sshd.log"), encoding="utf-8", errors="replace") as log:
+            return log.read()
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
