@@ -17,11 +17,20 @@
         "security/ir.model.access.csv",
         "data/devops_stage_data.xml",
         "data/devops_machine_data.xml",
+        "data/devops_cron_data.xml",
         "views/devops_stage_views.xml",
         "views/devops_machine_views.xml",
         "views/devops_workspace_views.xml",
         "views/devops_instance_views.xml",
+        "views/devops_exec_views.xml",
+        "views/devops_exec_error_views.xml",
+        "wizard/devops_exec_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/devops_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "erplibre_devops/static/src/**/*",
+        ],
+    },
 }

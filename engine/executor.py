@@ -86,13 +86,16 @@ class RunResult:
 class Executor:
     """Runs commands on one machine.  Subclasses implement ``_start``/``_pump``/``_kill``."""
 
-    def run(self, spec, capture, should_cancel=None):
+    def run(self, spec, capture, should_cancel=None, on_start=None):
+        """Run ``spec``; ``on_start(info)`` gets what identifies the process (pid, start time)."""
         spec.check()
         start = time.monotonic()
         deadline = start + spec.timeout if spec.timeout else None
         result = RunResult()
         handle = self._start(spec)
         try:
+            if on_start is not None:
+                on_start(self._info(handle))
             stop_sent = None
             while not self._pump(handle, capture, POLL_INTERVAL):
                 now = time.monotonic()
@@ -133,3 +136,8 @@ class Executor:
 
     def _close(self, handle):
         """Release what ``_start`` opened."""
+
+    def _info(self, handle):
+        """What identifies the started process on its machine: {"pid", "create_time"}."""
+        del handle  # nothing by default
+        return {}

@@ -93,6 +93,13 @@ class LocalExecutor(Executor):
             with contextlib.suppress(psutil.Error):
                 child.send_signal(sig)
 
+    def _info(self, handle):
+        info = {"pid": handle.proc.pid, "create_time": None}
+        if psutil is not None:
+            with contextlib.suppress(psutil.Error):
+                info["create_time"] = psutil.Process(handle.proc.pid).create_time()
+        return info
+
     def _status(self, handle):
         code = handle.proc.wait()
         if code < 0:

@@ -1,7 +1,12 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
-from ..engine import validation
+from ..engine import facts, ssh, validation
+from ..engine.executor import ExecError
+from ..engine.local import LocalExecutor
+
+MANAGER = "erplibre_devops.group_devops_manager"
+SECRET_KINDS = ("ssh_private_key", "ssh_password")
 
 
 class DevopsMachine(models.Model):
@@ -25,6 +30,49 @@ class DevopsMachine(models.Model):
     active = fields.Boolean(default=True)
     workspace_ids = fields.One2many("devops.workspace", "machine_id", string="Workspaces")
     workspace_count = fields.Integer(compute="_compute_workspace_count")
+    exec_count = fields.Integer(compute="_compute_exec_count")
+
+    # Secrets: write-only.  They always read back empty; the value lives in
+    # devops.machine.secret, which nobody can read through the UI or RPC.
+    ssh_private_key = fields.Text(
+        string="SSH Private Key",
+        compute="_compute_secrets",
+        inverse="_inverse_ssh_private_key",
+        groups=MANAGER,
+        help="OpenSSH or PEM private key (ed25519, ecdsa or rsa). Write-only: it is never "
+        "shown again. Put its public key in the server's ~/.ssh/authorized_keys.",
+    )
+    ssh_password = fields.Char(
+        string="SSH Password",
+        compute="_compute_secrets",
+        inverse="_inverse_ssh_password",
+        groups=MANAGER,
+        help="Login password, or the passphrase of an encrypted private key. Write-only.",
+    )
+    ssh_private_key_set = fields.Boolean(string="Private key set", compute="_compute_secrets")
+    ssh_password_set = fields.Boolean(string="Password set", compute="_compute_secrets")
+
+    host_key = fields.Char(
+        help="The server's public host key as ssh-keyscan prints it, such as "
+        "'ssh-ed25519 AAAA…'. Connections are refused when the server shows another key.",
+    )
+    host_key_fingerprint = fields.Char(compute="_compute_host_key_fingerprint")
+    host_key_offered = fields.Char(
+        readonly=True,
+        copy=False,
+        help="The key the server offered at the last test, waiting for a manager to accept it.",
+    )
+    host_key_offered_fingerprint = fields.Char(readonly=True, copy=False)
+
+    facts_date = fields.Datetime(string="Tested on", readonly=True, copy=False)
+    facts_error = fields.Text(string="Last test error", readonly=True, copy=False)
+    os_name = fields.Char(string="Operating system", readonly=True, copy=False)
+    kernel = fields.Char(readonly=True, copy=False)
+    cpu_count = fields.Integer(string="CPUs", readonly=True, copy=False)
+    memory_mb = fields.Integer(string="Memory (MB)", readonly=True, copy=False)
+    disk_free_mb = fields.Integer(string="Free disk (MB)", readonly=True, copy=False)
+    git_version = fields.Char(readonly=True, copy=False)
+    docker_version = fields.Char(readonly=True, copy=False)
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another machine already has this name."),
@@ -38,6 +86,65 @@ class DevopsMachine(models.Model):
         counts = {machine.id: count for machine, count in groups}
         for machine in self:
             machine.workspace_count = counts.get(machine.id, 0)
+
+    def _compute_exec_count(self):
+        groups = self.env["devops.exec"]._read_group(
+            [("machine_id", "in", self.ids)], ["machine_id"], ["__count"]
+        )
+        counts = {machine.id: count for machine, count in groups}
+        for machine in self:
+            machine.exec_count = counts.get(machine.id, 0)
+
+    def _compute_secrets(self):
+        stored = self.env["devops.machine.secret"].sudo().search([("machine_id", "in", self.ids)])
+        kinds = {(secret.machine_id.id, secret.kind) for secret in stored}
+        for machine in self:
+            machine.ssh_private_key = False
+            machine.ssh_password = False
+            machine.ssh_private_key_set = (machine.id, "ssh_private_key") in kinds
+            machine.ssh_password_set = (machine.id, "ssh_password") in kinds
+
+    def _inverse_ssh_private_key(self):
+        for machine in self:
+            machine._set_secrets({"ssh_private_key": machine.ssh_private_key})
+
+    def _inverse_ssh_password(self):
+        for machine in self:
+            machine._set_secrets({"ssh_password": machine.ssh_password})
+
+    def action_clear_secrets(self):
+        """Forget the stored private key and password."""
+        for machine in self:
+            machine._set_secrets(dict.fromkeys(SECRET_KINDS, False))
+
+    def _set_secrets(self, values):
+        self.ensure_one()
+        if not self.env.su and not self.env.user.has_group(MANAGER):
+            raise AccessError(self.env._("Only DevOps managers can set a machine's secrets."))
+        store = self.env["devops.machine.secret"].sudo()
+        for kind, value in values.items():
+            if kind == "ssh_private_key" and value:
+                value = value.strip() + "\n"
+                try:
+                    ssh.load_private_key(value, self._secret_values().get("ssh_password"))
+                except ssh.AuthFailed as error:
+                    raise ValidationError(str(error)) from error
+            store._store(self, kind, value)
+
+    def _secret_values(self):
+        self.ensure_one()
+        return self.env["devops.machine.secret"].sudo()._values(self)
+
+    @api.depends("host_key")
+    def _compute_host_key_fingerprint(self):
+        for machine in self:
+            machine.host_key_fingerprint = False
+            if machine.host_key:
+                try:
+                    key = ssh.parse_host_key(machine.host_key)
+                except ValueError:
+                    continue
+                machine.host_key_fingerprint = ssh.fingerprint(key)
 
     @api.constrains("kind", "host", "port", "ssh_user")
     def _check_connection(self):
@@ -58,9 +165,156 @@ class DevopsMachine(models.Model):
             if problem:
                 raise ValidationError(self.env._(problem.template, **problem.params))
 
+    @api.constrains("host_key")
+    def _check_host_key(self):
+        for machine in self:
+            if machine.host_key:
+                try:
+                    ssh.parse_host_key(machine.host_key)
+                except ValueError as error:
+                    raise ValidationError(
+                        self.env._("The host key is not valid: %(error)s", error=str(error))
+                    ) from error
+
+    def write(self, vals):
+        if any(key in vals for key in ("host", "port")) and "host_key" not in vals:
+            # Another server: the pinned key and the offered one no longer apply.
+            moved = self.filtered(
+                lambda m: (
+                    ("host" in vals and m.host != vals["host"])
+                    or ("port" in vals and m.port != vals["port"])
+                )
+            )
+            if moved:
+                super(DevopsMachine, moved).write({"host_key": False, "host_key_offered": False})
+        return super().write(vals)
+
+    # --- Engine glue ----------------------------------------------------------------
+
+    def _ssh_target(self):
+        self.ensure_one()
+        secrets = self._secret_values()
+        timeout = float(
+            self.env["ir.config_parameter"].sudo().get_param("erplibre_devops.ssh_timeout", 10)
+        )
+        return ssh.SSHTarget(
+            host=(self.host or "").strip(),
+            port=self.port,
+            user=self.ssh_user or "",
+            host_key=self.host_key or "",
+            private_key=secrets.get("ssh_private_key", ""),
+            password=secrets.get("ssh_password", ""),
+            connect_timeout=timeout,
+        )
+
+    def _executor(self):
+        """The engine executor that reaches this machine."""
+        self.ensure_one()
+        if self.kind == "local":
+            return LocalExecutor()
+        return ssh.SSHExecutor(self._ssh_target())
+
+    def action_test_connection(self):
+        """Connect, record the machine's facts, and say how it went.
+
+        Bounded by the SSH timeout (Settings) and 20 s for the facts script."""
+        self.ensure_one()
+        self.check_access("read")
+        values = {"facts_date": fields.Datetime.now(), "facts_error": False}
+        try:
+            found = facts.gather(self._executor())
+        except ssh.HostKeyUnknown as error:
+            self.sudo().write(
+                {
+                    **values,
+                    "facts_error": str(error),
+                    "host_key_offered": error.key_line,
+                    "host_key_offered_fingerprint": error.fingerprint,
+                }
+            )
+            return self._notify(
+                self.env._(
+                    "First connection to %(name)s: check that the server's host key "
+                    "fingerprint is %(fingerprint)s, then accept it.",
+                    name=self.name,
+                    fingerprint=error.fingerprint,
+                ),
+                "warning",
+            )
+        except ExecError as error:
+            self.sudo().write({**values, "facts_error": str(error)})
+            return self._notify(str(error), "danger")
+        self.sudo().write(
+            {
+                **values,
+                "host_key_offered": False,
+                "host_key_offered_fingerprint": False,
+                "os_name": found["os"],
+                "kernel": found["kernel"],
+                "cpu_count": found["cpus"],
+                "memory_mb": found["memory_mb"],
+                "disk_free_mb": found["disk_free_mb"],
+                "git_version": found["git_version"],
+                "docker_version": found["docker_version"],
+            }
+        )
+        return self._notify(
+            self.env._("%(name)s answers: %(os)s.", name=self.name, os=found["os"]), "success"
+        )
+
+    def _notify(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message,
+                "type": kind,
+                "sticky": kind != "success",
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def action_accept_host_key(self):
+        """Pin the key the server offered at the last test (managers)."""
+        self.ensure_one()
+        if not self.host_key_offered:
+            raise UserError(self.env._("No host key is waiting: test the connection first."))
+        self.write({"host_key": self.host_key_offered})
+        self.sudo().write({"host_key_offered": False, "host_key_offered_fingerprint": False})
+        return self.action_test_connection()
+
+    def action_forget_host_key(self):
+        self.ensure_one()
+        self.write({"host_key": False})
+
     def action_view_workspaces(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_workspace")
         action["domain"] = [("machine_id", "=", self.id)]
         action["context"] = {"default_machine_id": self.id}
         return action
+
+    def action_view_execs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec")
+        action["domain"] = [("machine_id", "=", self.id)]
+        return action
+
+    def action_open_exec_wizard(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec_wizard")
+        action["context"] = {"default_machine_id": self.id}
+        return action
+
+    # --- Automation API ---------------------------------------------------------------
+
+    def exec_command(self, command, cwd=None, timeout=None, stage=None):
+        """Queue ``command`` on this machine; returns the new devops.exec id.
+
+        ``command``: an argv list (run as is), or a string run by ``/bin/sh -c``.
+        ``cwd``: absolute directory; ``timeout``: seconds (default from Settings);
+        ``stage``: a devops.stage id or code, such as "deploy"."""
+        self.ensure_one()
+        return self.env["devops.exec"]._enqueue(
+            self, command, cwd=cwd, timeout=timeout, stage=stage
+        )

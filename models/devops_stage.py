@@ -21,3 +21,20 @@ class DevopsStage(models.Model):
     _sql_constraints = [
         ("code_unique", "unique(code)", "Another stage already uses this code."),
     ]
+
+    exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
+
+    def _compute_exec_count(self):
+        groups = self.env["devops.exec"]._read_group(
+            [("stage_id", "in", self.ids)], ["stage_id"], ["__count"]
+        )
+        counts = {stage.id: count for stage, count in groups}
+        for stage in self:
+            stage.exec_count = counts.get(stage.id, 0)
+
+    def action_view_execs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec")
+        action["domain"] = [("stage_id", "=", self.id)]
+        action["context"] = {"default_stage_id": self.id}
+        return action

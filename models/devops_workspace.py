@@ -26,6 +26,7 @@ class DevopsWorkspace(models.Model):
     )
     active = fields.Boolean(default=True)
     instance_ids = fields.One2many("devops.instance", "workspace_id", string="Instances")
+    exec_count = fields.Integer(compute="_compute_exec_count")
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another workspace already has this name."),
@@ -35,6 +36,14 @@ class DevopsWorkspace(models.Model):
             "Another workspace already uses this path on this machine.",
         ),
     ]
+
+    def _compute_exec_count(self):
+        groups = self.env["devops.exec"]._read_group(
+            [("workspace_id", "in", self.ids)], ["workspace_id"], ["__count"]
+        )
+        counts = {workspace.id: count for workspace, count in groups}
+        for workspace in self:
+            workspace.exec_count = counts.get(workspace.id, 0)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -64,3 +73,33 @@ class DevopsWorkspace(models.Model):
     def _check_path(self):
         for workspace in self:
             self._raise_path_problem(workspace.path or "")
+
+    def action_open_exec_wizard(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec_wizard")
+        action["context"] = {
+            "default_machine_id": self.machine_id.id,
+            "default_workspace_id": self.id,
+        }
+        return action
+
+    def action_view_execs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec")
+        action["domain"] = [("workspace_id", "=", self.id)]
+        return action
+
+    def exec_command(self, command, timeout=None, stage=None):
+        """Queue ``command`` in this workspace's directory; returns the new devops.exec id.
+
+        ``command``: an argv list, or a string run by ``/bin/sh -c``; ``timeout`` in
+        seconds (default from Settings); ``stage``: a devops.stage id or code."""
+        self.ensure_one()
+        return self.env["devops.exec"]._enqueue(
+            self.machine_id,
+            command,
+            cwd=self.path,
+            timeout=timeout,
+            stage=stage,
+            workspace=self,
+        )

@@ -3,4 +3,7 @@ from . import test_menus
 from . import test_access
 from . import test_validation
 from . import test_i18n
+from . import test_exec
+from . import test_exec_ssh
+from . import test_runner
 from . import test_ui

@@ -1,4 +1,14 @@
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+
+from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import TransactionCase, new_test_user
+from odoo.tools import config
+
+from odoo.addons.erplibre_devops.engine.testing import TestSSHServer
 
 MODULE = "erplibre_devops"
 
@@ -31,3 +41,80 @@ class DevopsCase(TransactionCase):
         return cls.env["devops.workspace"].create(
             {"name": name, "path": path, "machine_id": (machine or cls.local_machine).id}
         )
+
+    @classmethod
+    def make_tempdir(cls):
+        path = tempfile.mkdtemp(prefix="devops-test-")
+        cls.addClassCleanup(shutil.rmtree, path, ignore_errors=True)
+        return path
+
+
+class RunnerCase(DevopsCase):
+    """Runs commands with the real runner, inside the test transaction.
+
+    The registry is put in test mode (as HttpCase does), so the cursors the runner opens
+    for its short transactions see the test's data and roll back with it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry.enter_test_mode(cls.cr)
+        cls.addClassCleanup(cls.registry.leave_test_mode)
+        cls.tmp = cls.make_tempdir()
+        cls.Exec = cls.env["devops.exec"]
+
+    def run_all(self):
+        self.env.flush_all()  # what a request would have committed before the runner reads it
+        ran = self.Exec.run_pending()
+        self.env.invalidate_all()
+        return ran
+
+
+class SSHCase(RunnerCase):
+    """A real OpenSSH server on 127.0.0.1 and an SSH machine with a pinned host key."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sshd = TestSSHServer().start()
+        cls.addClassCleanup(cls.sshd.stop)
+        cls.ssh_machine = cls.env["devops.machine"].create(
+            {
+                "name": "Test sshd",
+                "kind": "ssh",
+                "host": cls.sshd.host,
+                "port": cls.sshd.port,
+                "ssh_user": cls.sshd.user,
+                "ssh_private_key": cls.sshd.client_key["ed25519"],
+            }
+        )
+
+
+@contextlib.contextmanager
+def committed_env(dbname):
+    """An environment on a connection of its own, committed on exit.
+
+    For the tests that need real concurrency (runner processes): what they create must be
+    committed to be seen, and they clean up after themselves."""
+    cr = sql_db.db_connect(dbname).cursor()
+    try:
+        yield api.Environment(cr, SUPERUSER_ID, {})
+        cr.commit()
+    finally:
+        cr.close()
+
+
+def odoo_shell_argv(dbname):
+    """argv of an ``odoo-bin shell`` on ``dbname`` with this server's configuration."""
+    odoo_bin = os.path.join(os.path.dirname(config["root_path"]), "odoo-bin")
+    return [
+        sys.executable,
+        odoo_bin,
+        "shell",
+        "-c",
+        config.rcfile,
+        "-d",
+        dbname,
+        "--no-http",
+        "--log-level=warn",
+    ]

@@ -36,7 +36,14 @@ class TestMenus(HttpCase):
         self.assertEqual(self._children(menus, "menu_root"), [xmlid(m) for m in ROOT_CHILDREN])
         self.assertEqual(
             self._children(menus, "menu_devops"),
-            [xmlid("menu_machine"), xmlid("menu_workspace"), xmlid("menu_instance")],
+            [
+                xmlid("menu_machine"),
+                xmlid("menu_workspace"),
+                xmlid("menu_instance"),
+                xmlid("menu_exec_wizard"),
+                xmlid("menu_exec"),
+                xmlid("menu_exec_error"),
+            ],
         )
         self.assertEqual(
             self._children(menus, "menu_config"),
@@ -55,7 +62,7 @@ class TestMenus(HttpCase):
         self.authenticate("admin", "admin")
         menus = self._menus("admin")
         leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
-        self.assertEqual(len(leaves), 3 + 8 + 2)
+        self.assertEqual(len(leaves), 6 + 8 + 2)
         for leaf in leaves:
             with self.subTest(menu=leaf["xmlid"]):
                 self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")

@@ -1,3 +1,5 @@
+import threading
+
 from odoo.tests import HttpCase, tagged
 
 # Walks the app as a person would: click each menu of the navbar (opening the "More"
@@ -82,6 +84,73 @@ WALK_MENUS_JS = r"""
 })();
 """
 
+# Run commands from the wizard and watch them: the output must appear while the command
+# runs (the form refreshes itself, no reload), then the final state; Cancel stops a run.
+RUN_AND_WATCH_JS = r"""
+(async function () {
+    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+    async function waitFor(check, what, timeout = 30000) {
+        const start = Date.now();
+        while (Date.now() - start < timeout) {
+            const found = check();
+            if (found) {
+                return found;
+            }
+            await sleep(50);
+        }
+        throw new Error("Timed out waiting for " + what);
+    }
+    const byXmlid = (xmlid) => document.querySelector(`[data-menu-xmlid="${xmlid}"]`);
+    async function openWizard() {
+        let item = byXmlid("erplibre_devops.menu_exec_wizard");
+        if (!item) {
+            let devops = byXmlid("erplibre_devops.menu_devops");
+            if (!devops) {
+                document.querySelector(".o_menu_sections_more button").click();
+                devops = await waitFor(() => byXmlid("erplibre_devops.menu_devops"), "DevOps");
+            }
+            devops.click();
+            item = await waitFor(() => byXmlid("erplibre_devops.menu_exec_wizard"), "the menu");
+        }
+        item.click();
+        return waitFor(
+            () => document.querySelector('.modal .o_field_widget[name="command"] textarea'),
+            "the wizard's command field"
+        );
+    }
+    async function run(command) {
+        const textarea = await openWizard();
+        textarea.value = command;
+        textarea.dispatchEvent(new Event("input", {bubbles: true}));
+        textarea.dispatchEvent(new Event("change", {bubbles: true}));
+        await sleep(100);
+        document.querySelector('.modal button[name="action_run"]').click();
+        await waitFor(() => !document.querySelector(".modal") &&
+            document.querySelector(".o_form_view .o_devops_output"), "the run's form");
+    }
+    const output = () => document.querySelector(".o_form_view .o_devops_output").textContent;
+    const live = () => Boolean(document.querySelector(".o_devops_live_badge"));
+    const state = () => {
+        const current = document.querySelector(".o_statusbar_status .o_arrow_button_current");
+        return current ? current.textContent.trim() : "";
+    };
+    try {
+        await run("echo first; sleep 4; echo second");
+        await waitFor(() => output() === "first\n" && live() && state() === "Running",
+            "'first' while the command runs");
+        await waitFor(() => output() === "first\nsecond\n" && !live() && state() === "Done",
+            "'second' and Done at the end");
+        await run("echo started; sleep 60");
+        await waitFor(() => output() === "started\n" && state() === "Running", "a long run");
+        document.querySelector('button[name="action_cancel"]').click();
+        await waitFor(() => state() === "Cancelled" && !live(), "the cancelled state");
+        console.log("test successful");
+    } catch (error) {
+        console.error("Run and watch failed: " + error.message);
+    }
+})();
+"""
+
 
 @tagged("post_install", "-at_install")
 class TestUi(HttpCase):
@@ -96,3 +165,28 @@ class TestUi(HttpCase):
             login="admin",
             timeout=180,
         )
+
+    def test_run_and_watch_live_output(self):
+        """The runner works in the background, as the cron would, while the browser watches."""
+        stop = threading.Event()
+
+        def runner():
+            while not stop.is_set():
+                self.env["devops.exec"].run_pending()
+                stop.wait(0.2)
+
+        thread = threading.Thread(target=runner, name="devops-test-runner")
+        thread.start()
+        try:
+            self.browser_js(
+                "/odoo/action-erplibre_devops.action_exec",
+                RUN_AND_WATCH_JS,
+                ready="!!document.querySelector('.o_main_navbar .o_menu_sections')",
+                login="admin",
+                timeout=120,
+            )
+        finally:
+            stop.set()
+            thread.join(90)
+        runs = self.env["devops.exec"].search([], order="id")
+        self.assertEqual(runs.mapped("state")[-2:], ["done", "cancelled"])

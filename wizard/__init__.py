@@ -1,1 +1,1 @@
-# Wizards (exec, code, update, debug) are added here by the issues that build them.
+from . import devops_exec_wizard

@@ -1,0 +1,545 @@
+"""One run of a command on a machine, and the background runner that executes them.
+
+How a run goes:
+
+1. ``_enqueue`` (behind ``exec_command`` and the wizard) creates a ``queued`` record and wakes
+   the runner cron (``_trigger``); the web request returns at once.
+2. ``run_pending`` (the cron ``ir_cron_exec_runner``; tests call it directly) claims one
+   queued record at a time with ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)``, so
+   several workers or servers never run a record twice.  Before the claim is committed, the
+   runner takes a PostgreSQL advisory lock on the record from a dedicated connection and
+   keeps it for the whole run: the lock lives as long as the runner does.
+3. The engine runs the command.  About once a second the runner writes the output so far
+   (head and tail) and reads ``cancel_requested`` in a short transaction of its own; no
+   transaction stays open while a command runs.
+4. The final state, exit code or signal, duration, errors parsed from the output and, when
+   the output outgrew memory, the whole output as an attachment are written; then the
+   advisory lock is released.
+5. A ``running`` record whose advisory lock nobody holds has lost its runner (a killed worker,
+   a crashed server): the next pass marks it ``interrupted`` and, when it ran on this host,
+   kills the process group it left behind.
+
+In production several runs go on at once (Settings: parallel runs, threads in the cron);
+in tests ``run_pending`` runs them one after the other in the calling thread.  When Odoo runs
+with workers, ``limit_time_real_cron`` must exceed the longest command timeout (or be 0).
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+
+from odoo import SUPERUSER_ID, api, fields, models, sql_db
+from odoo.exceptions import AccessError, UserError
+
+from ..engine import errors as error_parser
+from ..engine.executor import ExecError, RunSpec, script_argv
+from ..engine.local import process_alive
+from ..engine.output import STDERR, Capture
+
+_logger = logging.getLogger(__name__)
+
+LOCK_CLASS = 0x0DE7  # first key of the runner's advisory locks (the second is the id)
+FINAL_STATES = ("done", "failed", "timeout", "cancelled", "interrupted")
+USER = "erplibre_devops.group_devops_user"
+MANAGER = "erplibre_devops.group_devops_manager"
+FLUSH_INTERVAL = 1.0
+MAX_TIMEOUT = 7 * 24 * 3600
+
+
+class DevopsExec(models.Model):
+    _name = "devops.exec"
+    _description = "DevOps Execution"
+    _order = "id desc"
+    _rec_name = "command"
+
+    machine_id = fields.Many2one("devops.machine", required=True, readonly=True, index=True)
+    workspace_id = fields.Many2one("devops.workspace", readonly=True, index=True)
+    command = fields.Text(required=True, readonly=True, help="The command as it was given.")
+    argv = fields.Text(
+        string="Arguments (JSON)", required=True, readonly=True, help="The argv list that ran."
+    )
+    cwd = fields.Char(string="Working directory", readonly=True)
+    timeout = fields.Integer(string="Timeout (s)", readonly=True)
+    user_id = fields.Many2one(
+        "res.users", string="Run by", required=True, readonly=True, index=True
+    )
+    stage_id = fields.Many2one("devops.stage", readonly=True, index=True)
+    shared = fields.Boolean(
+        readonly=True, help="Every DevOps user sees a shared run; others see only their own."
+    )
+    state = fields.Selection(
+        [
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("timeout", "Timed out"),
+            ("cancelled", "Cancelled"),
+            ("interrupted", "Interrupted"),
+        ],
+        required=True,
+        default="queued",
+        readonly=True,
+        index=True,
+    )
+    exit_code = fields.Integer(readonly=True)
+    signal_name = fields.Char(string="Signal", readonly=True, help="The signal that ended it.")
+    date_start = fields.Datetime(string="Started", readonly=True)
+    date_end = fields.Datetime(string="Ended", readonly=True)
+    duration = fields.Float(string="Duration (s)", readonly=True, aggregator="avg")
+    output = fields.Text(readonly=True, help="Head and tail of stdout and stderr, interleaved.")
+    output_stderr = fields.Text(string="Errors output", readonly=True)
+    output_size = fields.Integer(string="Output size (bytes)", readonly=True)
+    output_truncated = fields.Boolean(readonly=True)
+    output_attachment_id = fields.Many2one(
+        "ir.attachment", string="Whole output", readonly=True, ondelete="set null"
+    )
+    error_message = fields.Text(readonly=True, help="Why the run could not start or finish.")
+    error_ids = fields.One2many("devops.exec.error", "exec_id", string="Errors", readonly=True)
+    error_count = fields.Integer(compute="_compute_error_count", store=True)
+    cancel_requested = fields.Boolean(readonly=True, copy=False)
+    runner_host = fields.Char(readonly=True, copy=False)
+    runner_pid = fields.Integer(readonly=True, copy=False)
+    process_pid = fields.Integer(readonly=True, copy=False)
+    process_start = fields.Float(readonly=True, copy=False)
+
+    @api.depends("error_ids")
+    def _compute_error_count(self):
+        for run in self:
+            run.error_count = len(run.error_ids)
+
+    # --- Audit trail -----------------------------------------------------------------
+
+    def write(self, vals):
+        if not self.env.context.get("devops_exec_runner") and any(
+            run.state in FINAL_STATES for run in self
+        ):
+            raise UserError(
+                self.env._("A finished run is part of the audit trail: it cannot be changed.")
+            )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_only_by_retention(self):
+        if not self.env.context.get("devops_exec_retention"):
+            raise UserError(
+                self.env._("Runs are deleted by the retention setting only (Settings: keep runs).")
+            )
+
+    # --- Enqueue ---------------------------------------------------------------------
+
+    @api.model
+    def _enqueue(self, machine, command, cwd=None, timeout=None, stage=None, workspace=None):
+        """Create a queued run for the current user and wake the runner; returns its id."""
+        user = self.env.user
+        if not self.env.su and not user.has_group(USER):
+            raise AccessError(self.env._("Only DevOps users can run commands."))
+        machine.check_access("read")
+        if workspace:
+            workspace.check_access("read")
+        if isinstance(command, str):
+            if not command.strip():
+                raise UserError(self.env._("The command is empty."))
+            argv = script_argv(command)
+            shown = command
+        elif isinstance(command, list | tuple) and command:
+            argv = list(command)
+            shown = " ".join(argv) if all(isinstance(a, str) for a in argv) else repr(argv)
+        else:
+            raise UserError(self.env._("The command must be an argv list or a string."))
+        params = self.env["ir.config_parameter"].sudo()
+        if not timeout:
+            timeout = int(params.get_param("erplibre_devops.command_timeout", 600) or 600)
+        if not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
+            raise UserError(
+                self.env._("The timeout must be from 1 to %(max)s seconds.", max=MAX_TIMEOUT)
+            )
+        try:
+            RunSpec(argv, cwd=cwd or None, timeout=timeout).check()
+        except ExecError as error:
+            raise UserError(str(error)) from error
+        run = self.sudo().create(
+            {
+                "machine_id": machine.id,
+                "workspace_id": workspace.id if workspace else False,
+                "command": shown,
+                "argv": json.dumps(argv),
+                "cwd": cwd or False,
+                "timeout": int(timeout),
+                "user_id": user.id,
+                "stage_id": self._stage_from(stage).id,
+                "shared": bool(self.env.context.get("devops_exec_shared")),
+            }
+        )
+        self.env.ref("erplibre_devops.ir_cron_exec_runner").sudo()._trigger()
+        return run.id
+
+    @api.model
+    def _stage_from(self, stage):
+        Stage = self.env["devops.stage"]
+        if not stage:
+            return Stage
+        if isinstance(stage, models.BaseModel):
+            return stage
+        if isinstance(stage, int):
+            return Stage.browse(stage).exists()
+        found = Stage.search([("code", "=", stage)], limit=1)
+        if not found:
+            raise UserError(self.env._("No DevOps stage has the code '%(code)s'.", code=stage))
+        return found
+
+    # --- Actions -----------------------------------------------------------------------
+
+    def action_cancel(self):
+        """Cancel queued runs at once; ask running ones to stop (the runner kills them)."""
+        for run in self:
+            run.check_access("read")
+            if run.user_id != self.env.user and not self.env.user.has_group(MANAGER):
+                raise AccessError(self.env._("Only its author or a DevOps manager can cancel it."))
+            self.env.cr.execute(
+                "UPDATE devops_exec SET state = 'cancelled', date_end = now() at time zone 'UTC'"
+                " WHERE id = %s AND state = 'queued'",
+                [run.id],
+            )
+            if not self.env.cr.rowcount:
+                self.env.cr.execute(
+                    "UPDATE devops_exec SET cancel_requested = true"
+                    " WHERE id = %s AND state = 'running'",
+                    [run.id],
+                )
+        self.invalidate_recordset()
+
+    def action_run_again(self):
+        self.ensure_one()
+        new_id = self.env["devops.exec"]._enqueue(
+            self.machine_id,
+            self._shown_script() or json.loads(self.argv),
+            cwd=self.cwd,
+            timeout=self.timeout,
+            stage=self.stage_id,
+            workspace=self.workspace_id,
+        )
+        return self._action_open(new_id)
+
+    def _shown_script(self):
+        """The script of a run given as a string (its argv is /bin/sh -c SCRIPT), else None."""
+        argv = json.loads(self.argv)
+        return argv[2] if argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3 else None
+
+    @api.model
+    def _action_open(self, run_id):
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "devops.exec",
+            "res_id": run_id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
+    # --- Runner --------------------------------------------------------------------------
+
+    @api.model
+    def run_pending(self, limit=None):
+        """Run queued executions until none is left (or ``limit`` ran); returns how many ran."""
+        # Every database access below goes through short transactions of the runner's own
+        # (registry.cursor()): the caller's cursor is never used nor held while commands run.
+        registry = self.env.registry
+        self._recover_interrupted()
+        with registry.cursor() as cr:
+            params = api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"]
+            workers = max(1, int(params.get_param("erplibre_devops.runner_workers", 4) or 1))
+        if registry.in_test_mode():
+            workers = 1
+        counter = {"ran": 0}
+        lock = threading.Lock()
+
+        def take():
+            with lock:
+                if limit is not None and counter["ran"] >= limit:
+                    return False
+                counter["ran"] += 1
+                return True
+
+        def untake():
+            with lock:
+                counter["ran"] -= 1
+
+        def work():
+            while take():
+                if not self._run_one(registry):
+                    untake()
+                    return
+
+        if workers == 1:
+            work()
+        else:
+            threads = [
+                threading.Thread(target=work, name=f"devops-runner-{i}", daemon=True)
+                for i in range(workers)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        return counter["ran"]
+
+    @api.model
+    def _run_one(self, registry):
+        """Claim one queued run and execute it; False when none was queued."""
+        claimed = self._claim(registry)
+        if not claimed:
+            return False
+        run_id, liveness = claimed
+        try:
+            self._execute(registry, run_id)
+        finally:
+            liveness.release()
+        return True
+
+    @api.model
+    def _claim(self, registry):
+        with registry.cursor() as cr:
+            cr.execute(
+                """
+                UPDATE devops_exec
+                   SET state = 'running', date_start = now() at time zone 'UTC',
+                       runner_host = %s, runner_pid = %s, write_date = now() at time zone 'UTC'
+                 WHERE id = (SELECT id FROM devops_exec WHERE state = 'queued'
+                              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id
+                """,
+                [socket.gethostname(), os.getpid()],
+            )
+            row = cr.fetchone()
+            if not row:
+                return None
+            liveness = _LivenessLock(cr.dbname, row[0])
+            liveness.acquire()  # before the claim is committed: see the module docstring
+        return row[0], liveness
+
+    @api.model
+    def _execute(self, registry, run_id):
+        with registry.cursor() as cr:
+            run = api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)
+            spec = RunSpec(json.loads(run.argv), cwd=run.cwd or None, timeout=run.timeout or None)
+            try:
+                executor = run.machine_id._executor()
+                setup_error = None
+            except ExecError as error:
+                executor, setup_error = None, str(error)
+        capture = Capture(spill_dir=tempfile.gettempdir())
+        progress = _Progress(registry, run_id, capture)
+        result, message = None, setup_error
+        if executor is not None:
+            try:
+                result = executor.run(spec, capture, progress.should_cancel, progress.started)
+            except ExecError as error:
+                message = str(error)
+            except Exception as error:  # recorded on the run, never lost
+                _logger.exception("devops.exec %s failed in the runner", run_id)
+                message = f"Internal error of the runner: {error!r}"
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"devops_exec_runner": True})
+            env["devops.exec"].browse(run_id)._finish(result, capture, message)
+
+    def _finish(self, result, capture, message):
+        self.ensure_one()
+        if result is None:
+            state = "failed"
+        elif result.cancelled:
+            state = "cancelled"
+        elif result.timed_out:
+            state = "timeout"
+        elif result.exit_code == 0:
+            state = "done"
+        else:
+            state = "failed"
+        text = capture.text()
+        values = {
+            "state": state,
+            "date_end": fields.Datetime.now(),
+            "duration": result.duration if result else 0.0,
+            "exit_code": result.exit_code if result and result.exit_code is not None else False,
+            "signal_name": result.signal_name if result else False,
+            "output": text,
+            "output_stderr": capture.text(STDERR),
+            "output_size": capture.size,
+            "output_truncated": capture.truncated,
+            "error_message": message or False,
+            "cancel_requested": False,
+        }
+        if capture.spill_path:
+            values["output_attachment_id"] = self._attach_output(capture.spill_path).id
+        self.write(values)
+        found = error_parser.parse(text)
+        self.env["devops.exec.error"].create(
+            [
+                {
+                    "exec_id": self.id,
+                    "error_type": error.error_type,
+                    "message": error.message,
+                    "file": error.file or False,
+                    "line": error.line,
+                    "count": error.count,
+                    "fingerprint": error.fingerprint,
+                }
+                for error in found
+            ]
+        )
+
+    def _attach_output(self, path):
+        """Attach the spilled output file without loading it into memory."""
+        self.ensure_one()
+        Attachment = self.env["ir.attachment"].sudo()
+        name = f"devops-exec-{self.id}.log"
+        vals = {
+            "name": name,
+            "res_model": self._name,
+            "res_id": self.id,
+            "mimetype": "text/plain",
+        }
+        try:
+            if Attachment._storage() != "file":
+                with open(path, "rb") as spill:
+                    return Attachment.create({**vals, "raw": spill.read()})
+            digest = hashlib.sha1(usedforsecurity=False)
+            with open(path, "rb") as spill:
+                for chunk in iter(lambda: spill.read(1 << 20), b""):
+                    digest.update(chunk)
+            checksum = digest.hexdigest()
+            fname = f"{checksum[:2]}/{checksum}"
+            full_path = Attachment._full_path(fname)
+            os.makedirs(os.path.dirname(full_path), exist_ok=True)
+            size = os.path.getsize(path)
+            if not os.path.exists(full_path):
+                shutil.move(path, full_path)
+            attachment = Attachment.create(vals)
+            # create() drops these three (it computes them from the content, which here
+            # stays on disk): set them directly.
+            self.env.cr.execute(
+                "UPDATE ir_attachment SET store_fname = %s, file_size = %s, checksum = %s"
+                " WHERE id = %s",
+                [fname, size, checksum, attachment.id],
+            )
+            attachment.invalidate_recordset(["store_fname", "file_size", "checksum"])
+            return attachment
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    @api.model
+    def _recover_interrupted(self):
+        """Mark ``interrupted`` the runs whose runner died (nobody holds their lock)."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT id, runner_host, process_pid, process_start FROM devops_exec"
+                " WHERE state = 'running'"
+            )
+            for run_id, host, pid, started in cr.fetchall():
+                cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
+                if not cr.fetchone()[0]:
+                    continue  # its runner is alive
+                try:
+                    cr.execute(
+                        "UPDATE devops_exec SET state = 'interrupted',"
+                        " date_end = now() at time zone 'UTC', error_message = %s"
+                        " WHERE id = %s AND state = 'running'",
+                        [
+                            "The runner stopped (its Odoo worker or server died) before the "
+                            "command ended.",
+                            run_id,
+                        ],
+                    )
+                    if cr.rowcount and host == socket.gethostname() and pid:
+                        _kill_orphan(pid, started)
+                finally:
+                    cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, run_id])
+
+    @api.model
+    def _cron_cleanup(self):
+        """Delete finished runs older than the retention (Settings), with their attachments."""
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("erplibre_devops.exec_retention_days", 90)
+            or 0
+        )
+        if days <= 0:
+            return
+        limit = fields.Datetime.subtract(fields.Datetime.now(), days=days)
+        old = self.sudo().search(
+            [("state", "in", FINAL_STATES), ("date_end", "<", limit)], limit=10000
+        )
+        old.output_attachment_id.unlink()
+        old.with_context(devops_exec_retention=True).unlink()
+
+
+class _LivenessLock:
+    """A session advisory lock on a run, held by a dedicated connection while it runs."""
+
+    def __init__(self, dbname, run_id):
+        self.run_id = run_id
+        self.cr = sql_db.db_connect(dbname).cursor()
+
+    def acquire(self):
+        self.cr.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, self.run_id])
+        # A connection of its own, holding nothing but the lock: commit ends its transaction.
+        self.cr.commit()  # pylint: disable=invalid-commit
+
+    def release(self):
+        try:
+            self.cr.execute("SELECT pg_advisory_unlock_all()")
+            self.cr.commit()  # pylint: disable=invalid-commit
+        finally:
+            self.cr.close()
+
+
+class _Progress:
+    """Writes the output so far about once a second; tells the engine when to cancel."""
+
+    def __init__(self, registry, run_id, capture):
+        self.registry = registry
+        self.run_id = run_id
+        self.capture = capture
+        self.last = 0.0
+        self.cancel = False
+
+    def started(self, info):
+        if not info.get("pid"):
+            return
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE devops_exec SET process_pid = %s, process_start = %s WHERE id = %s",
+                [info["pid"], info.get("create_time") or 0, self.run_id],
+            )
+
+    def should_cancel(self):
+        now = time.monotonic()
+        if self.cancel or now - self.last < FLUSH_INTERVAL:
+            return self.cancel
+        self.last = now
+        with self.registry.cursor() as cr:
+            cr.execute(
+                "UPDATE devops_exec SET output = %s, output_size = %s,"
+                " write_date = now() at time zone 'UTC' WHERE id = %s RETURNING cancel_requested",
+                [self.capture.text(), self.capture.size, self.run_id],
+            )
+            row = cr.fetchone()
+        self.cancel = bool(row and row[0])
+        return self.cancel
+
+
+def _kill_orphan(pid, started):
+    """Kill the process group a dead runner left behind, if it is still the same process."""
+    if process_alive(pid, started or None):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)

@@ -1,0 +1,132 @@
+import os
+import subprocess
+
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import tagged
+
+from odoo.addons.erplibre_devops.engine import ssh
+from odoo.addons.erplibre_devops.engine.testing import keygen
+
+from .common import SSHCase
+
+
+@tagged("post_install", "-at_install")
+class TestExecSSH(SSHCase):
+    def _trust(self):
+        self.ssh_machine.action_test_connection()
+        self.ssh_machine.action_accept_host_key()
+
+    def test_first_connection_pins_the_host_key(self):
+        machine = self.ssh_machine
+        self.assertFalse(machine.host_key)
+        result = machine.action_test_connection()
+        self.assertEqual(result["params"]["type"], "warning")
+        fingerprint = subprocess.run(
+            ["ssh-keygen", "-lf", f"{self.sshd.dir}/host_key.pub"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[1]
+        self.assertEqual(machine.host_key_offered_fingerprint, fingerprint)
+        self.assertIn(fingerprint, result["params"]["message"])
+        self.assertFalse(machine.host_key)  # never auto-accepted
+        self.assertFalse(machine.os_name)
+        # A DevOps user may test, but only a manager accepts.
+        with self.assertRaises(AccessError):
+            machine.with_user(self.devops_user).action_accept_host_key()
+        machine.with_user(self.devops_manager).action_accept_host_key()
+        self.assertEqual(machine.host_key, self.sshd.host_key)
+        self.assertEqual(machine.host_key_fingerprint, fingerprint)
+        self.assertFalse(machine.host_key_offered)
+        self.assertEqual(machine.cpu_count, os.cpu_count())
+        self.assertTrue(machine.kernel.startswith("Linux"))
+        self.assertFalse(machine.facts_error)
+
+    def test_run_over_ssh(self):
+        self._trust()
+        workspace = self.make_workspace(name="Remote", path=self.tmp, machine=self.ssh_machine)
+        ok = workspace.exec_command(["sh", "-c", 'pwd; echo "$0" >&2', "a b;$(x)"])
+        failing = workspace.exec_command("exit 3")
+        killed = workspace.exec_command("kill -TERM $$")
+        slow = workspace.exec_command(["sleep", "30"], timeout=1)
+        self.run_all()
+        ok, failing, killed, slow = self.Exec.browse([ok, failing, killed, slow])
+        self.assertEqual(ok.state, "done")
+        self.assertEqual(ok.output, f"{self.tmp}\na b;$(x)\n")
+        self.assertEqual(ok.output_stderr, "a b;$(x)\n")
+        self.assertEqual((failing.state, failing.exit_code), ("failed", 3))
+        self.assertEqual((killed.state, killed.signal_name), ("failed", "SIGTERM"))
+        self.assertEqual(slow.state, "timeout")
+
+    def test_host_key_mismatch_refused(self):
+        _private, other = keygen(os.path.join(self.tmp, "other_host"), "ed25519")
+        self.ssh_machine.host_key = other
+        result = self.ssh_machine.action_test_connection()
+        self.assertEqual(result["params"]["type"], "danger")
+        self.assertIn("changed", self.ssh_machine.facts_error)
+        run = self.Exec.browse(self.ssh_machine.exec_command(["true"]))
+        self.run_all()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("changed", run.error_message)
+
+    def test_wrong_key_refused(self):
+        self._trust()
+        private, _public = keygen(os.path.join(self.tmp, "stranger"), "ed25519")
+        self.ssh_machine.ssh_private_key = private
+        run = self.Exec.browse(self.ssh_machine.exec_command(["true"]))
+        self.run_all()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("refused the login", run.error_message)
+
+    def test_unreachable_machine(self):
+        closed = self.env["devops.machine"].create(
+            {"name": "Closed", "kind": "ssh", "host": "127.0.0.1", "port": 1, "ssh_user": "x"}
+        )
+        result = closed.action_test_connection()
+        self.assertEqual(result["params"]["type"], "danger")
+        self.assertIn("refused the connection", closed.facts_error)
+
+    def test_secrets_are_write_only(self):
+        machine = self.ssh_machine.with_user(self.devops_manager)
+        machine.ssh_password = "s3cret-passw0rd"
+        self.assertTrue(machine.ssh_private_key_set)
+        self.assertTrue(machine.ssh_password_set)
+        # Nobody reads them back: not the manager, not over RPC, not the secret model.
+        values = machine.read(["ssh_private_key", "ssh_password"])[0]
+        self.assertFalse(values["ssh_private_key"])
+        self.assertFalse(values["ssh_password"])
+        self.assertFalse(
+            machine.search_read([("id", "=", machine.id)], ["ssh_password"])[0]["ssh_password"]
+        )
+        for user in (self.devops_manager, self.devops_user):
+            with self.assertRaises(AccessError):
+                self.env["devops.machine.secret"].with_user(user).search([])
+        with self.assertRaises(AccessError):
+            self.ssh_machine.with_user(self.devops_user).read(["ssh_password"])
+        with self.assertRaises(AccessError):
+            self.ssh_machine.with_user(self.devops_user).write({"ssh_password": "x"})
+        self.assertNotIn("ssh_password", self.ssh_machine.with_user(self.devops_user).read()[0])
+        # Never in a run's output, argv or the process list.
+        self._trust()
+        run = self.Exec.browse(self.ssh_machine.exec_command("ps -eo args; env"))
+        self.run_all()
+        self.assertEqual(run.state, "done")
+        key_body = self.sshd.client_key["ed25519"].splitlines()[1]
+        for text in (run.output, run.argv, run.command):
+            self.assertNotIn("s3cret-passw0rd", text)
+            self.assertNotIn(key_body, text)
+
+    def test_invalid_key_and_host_key_refused(self):
+        with self.assertRaises(ValidationError):
+            self.ssh_machine.ssh_private_key = "not a key"
+        with self.assertRaises(ValidationError):
+            self.ssh_machine.host_key = "ssh-ed25519 not-base64!"
+
+    def test_connection_reused_between_runs(self):
+        self._trust()
+        self.ssh_machine.exec_command(["true"])
+        self.run_all()
+        client = ssh.POOL.get(self.ssh_machine._ssh_target())
+        self.ssh_machine.exec_command(["true"])
+        self.run_all()
+        self.assertIs(ssh.POOL.get(self.ssh_machine._ssh_target()), client)
