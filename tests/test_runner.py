@@ -38,7 +38,7 @@ class TestRunnerProcesses(TransactionCase):
         return env["devops.exec"]._enqueue(machine, ["sh", "-c", argv, "devops-runner-test"])
 
     def _runner(self):
-        return subprocess.Popen(  # noqa: S603
+        return subprocess.Popen(
             odoo_shell_argv(self.dbname),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
