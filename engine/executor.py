@@ -20,6 +20,8 @@ from . import validation
 
 KILL_GRACE = 2.0
 POLL_INTERVAL = 0.1
+MAX_ARG_BYTES = 128 * 1024  # Linux refuses one argument longer than this (MAX_ARG_STRLEN)
+MAX_ARGV_BYTES = 1024 * 1024
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -43,11 +45,21 @@ class RunSpec:
         """Refuse what no executor should run; raises ExecError."""
         if not isinstance(self.argv, list | tuple) or not self.argv:
             raise ExecError("The command is empty: give a program and its arguments.")
+        total = 0
         for arg in self.argv:
             if not isinstance(arg, str):
                 raise ExecError(f"Every argument must be text, not {type(arg).__name__}.")
             if "\x00" in arg:
                 raise ExecError("An argument contains a NUL character.")
+            size = len(arg.encode("utf-8", errors="surrogateescape"))
+            if size > MAX_ARG_BYTES:
+                raise ExecError(
+                    f"An argument is {size} bytes long, over the {MAX_ARG_BYTES} bytes the "
+                    "system accepts: put long scripts in a file of the workspace and run it."
+                )
+            total += size
+        if total > MAX_ARGV_BYTES:
+            raise ExecError("The command is over 1 MB long: put it in a script file and run it.")
         if self.cwd is not None:
             problem = validation.check_absolute_path(self.cwd)
             if problem:

@@ -30,7 +30,7 @@ class DevopsMachine(models.Model):
     active = fields.Boolean(default=True)
     workspace_ids = fields.One2many("devops.workspace", "machine_id", string="Workspaces")
     workspace_count = fields.Integer(compute="_compute_workspace_count")
-    exec_count = fields.Integer(compute="_compute_exec_count")
+    exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
 
     # Secrets: write-only.  They always read back empty; the value lives in
     # devops.machine.secret, which nobody can read through the UI or RPC.

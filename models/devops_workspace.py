@@ -26,7 +26,7 @@ class DevopsWorkspace(models.Model):
     )
     active = fields.Boolean(default=True)
     instance_ids = fields.One2many("devops.instance", "workspace_id", string="Instances")
-    exec_count = fields.Integer(compute="_compute_exec_count")
+    exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another workspace already has this name."),

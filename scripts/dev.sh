@@ -8,6 +8,7 @@
 #   scripts/dev.sh odoo-test [TAGS] the Odoo tests alone (default tags: /erplibre_devops)
 #   scripts/dev.sh shell    an Odoo shell on the app database
 #   scripts/dev.sh i18n     export i18n/erplibre_devops.pot and merge it into i18n/fr.po
+#   scripts/dev.sh bench    the engine benchmarks (benchmarks/engine_bench.py)
 #   scripts/dev.sh stop     stop the private PostgreSQL cluster
 #
 # Where things are:
@@ -220,6 +221,7 @@ cmd_i18n() {
     --modules="$MODULE" --stop-after-init --log-level=warn
   if command -v msgmerge >/dev/null; then
     msgmerge --quiet --update --no-fuzzy-matching --backup=none "$HERE/i18n/fr.po" "$HERE/i18n/$MODULE.pot"
+    msgattrib --no-obsolete --output-file="$HERE/i18n/fr.po" "$HERE/i18n/fr.po"
   else
     say "msgmerge not found (apt-get install gettext): i18n/fr.po was not merged."
   fi
@@ -388,10 +390,15 @@ odoo-test)
   [ "$ODOO_FAILED" = 0 ] && [ "$ODOO_ERRLINES" = 0 ]
   ;;
 shell) cmd_shell ;;
+bench)
+  find_odoo
+  ensure_venv
+  python "$HERE/benchmarks/engine_bench.py"
+  ;;
 i18n) cmd_i18n ;;
 stop) stop_pg ;;
 *)
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

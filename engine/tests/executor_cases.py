@@ -125,6 +125,8 @@ class ExecutorCases:
             RunSpec(["env"], env={"BAD NAME": "x"}),
             RunSpec(["env"], env={"X": "a\x00"}),
             RunSpec(["true"], timeout=0),
+            RunSpec(["echo", "x" * (128 * 1024 + 1)]),
+            RunSpec(["echo"] + ["x" * 100_000] * 11),
         ):
             with pytest.raises(ExecError):
                 executor.run(spec, Capture())
