@@ -4,6 +4,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..engine import facts, ssh, validation
 from ..engine.executor import ExecError
 from ..engine.local import LocalExecutor
+from .utils import count_by
 
 MANAGER = "erplibre_devops.group_devops_manager"
 SECRET_KINDS = ("ssh_private_key", "ssh_password")
@@ -80,18 +81,12 @@ class DevopsMachine(models.Model):
 
     @api.depends("workspace_ids")
     def _compute_workspace_count(self):
-        groups = self.env["devops.workspace"]._read_group(
-            [("machine_id", "in", self.ids)], ["machine_id"], ["__count"]
-        )
-        counts = {machine.id: count for machine, count in groups}
+        counts = count_by(self, "devops.workspace", "machine_id")
         for machine in self:
             machine.workspace_count = counts.get(machine.id, 0)
 
     def _compute_exec_count(self):
-        groups = self.env["devops.exec"]._read_group(
-            [("machine_id", "in", self.ids)], ["machine_id"], ["__count"]
-        )
-        counts = {machine.id: count for machine, count in groups}
+        counts = count_by(self, "devops.exec", "machine_id")
         for machine in self:
             machine.exec_count = counts.get(machine.id, 0)
 

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from .utils import count_by
+
 
 class DevopsStage(models.Model):
     """One of the eight DevOps stages; features of each stage hang off its record."""
@@ -25,10 +27,7 @@ class DevopsStage(models.Model):
     exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
 
     def _compute_exec_count(self):
-        groups = self.env["devops.exec"]._read_group(
-            [("stage_id", "in", self.ids)], ["stage_id"], ["__count"]
-        )
-        counts = {stage.id: count for stage, count in groups}
+        counts = count_by(self, "devops.exec", "stage_id")
         for stage in self:
             stage.exec_count = counts.get(stage.id, 0)
 

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import validation
+from .utils import count_by
 
 
 class DevopsWorkspace(models.Model):
@@ -38,10 +39,7 @@ class DevopsWorkspace(models.Model):
     ]
 
     def _compute_exec_count(self):
-        groups = self.env["devops.exec"]._read_group(
-            [("workspace_id", "in", self.ids)], ["workspace_id"], ["__count"]
-        )
-        counts = {workspace.id: count for workspace, count in groups}
+        counts = count_by(self, "devops.exec", "workspace_id")
         for workspace in self:
             workspace.exec_count = counts.get(workspace.id, 0)
 

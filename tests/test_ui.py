@@ -2,14 +2,10 @@ import threading
 
 from odoo.tests import HttpCase, tagged
 
-# Walks the app as a person would: click each menu of the navbar (opening the "More"
-# dropdown when the screen is too narrow for all sections), wait until the screen it opens
-# shows what it should, and fail on any JavaScript error (browser_js fails on console.error
-# and on uncaught exceptions).
-WALK_MENUS_JS = r"""
-(async function () {
+# Shared by the browser scripts below: wait for a condition, failing after a timeout.
+JS_HELPERS = r"""
     const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    async function waitFor(check, what, timeout = 15000) {
+    async function waitFor(check, what, timeout = 30000) {
         const start = Date.now();
         while (Date.now() - start < timeout) {
             const found = check();
@@ -21,6 +17,7 @@ WALK_MENUS_JS = r"""
         throw new Error("Timed out waiting for " + what);
     }
     const byXmlid = (xmlid) => document.querySelector(`[data-menu-xmlid="${xmlid}"]`);
+    // Click a navbar menu, opening its section (or the "More" dropdown) when needed.
     async function clickMenu(xmlid, parent) {
         let item = byXmlid(xmlid);
         if (!item && parent) {
@@ -39,6 +36,15 @@ WALK_MENUS_JS = r"""
         item = await waitFor(() => byXmlid(xmlid), "menu " + xmlid);
         item.click();
     }
+"""
+
+# Walks the app as a person would: click each menu of the navbar (opening the "More"
+# dropdown when the screen is too narrow for all sections), wait until the screen it opens
+# shows what it should, and fail on any JavaScript error (browser_js fails on console.error
+# and on uncaught exceptions).
+WALK_MENUS_JS = r"""
+(async function () {
+%(helpers)s
     const text = (selector) =>
         Array.from(document.querySelectorAll(selector))
             .map((el) => el.textContent)
@@ -88,31 +94,9 @@ WALK_MENUS_JS = r"""
 # runs (the form refreshes itself, no reload), then the final state; Cancel stops a run.
 RUN_AND_WATCH_JS = r"""
 (async function () {
-    const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-    async function waitFor(check, what, timeout = 30000) {
-        const start = Date.now();
-        while (Date.now() - start < timeout) {
-            const found = check();
-            if (found) {
-                return found;
-            }
-            await sleep(50);
-        }
-        throw new Error("Timed out waiting for " + what);
-    }
-    const byXmlid = (xmlid) => document.querySelector(`[data-menu-xmlid="${xmlid}"]`);
+%(helpers)s
     async function openWizard() {
-        let item = byXmlid("erplibre_devops.menu_exec_wizard");
-        if (!item) {
-            let devops = byXmlid("erplibre_devops.menu_devops");
-            if (!devops) {
-                document.querySelector(".o_menu_sections_more button").click();
-                devops = await waitFor(() => byXmlid("erplibre_devops.menu_devops"), "DevOps");
-            }
-            devops.click();
-            item = await waitFor(() => byXmlid("erplibre_devops.menu_exec_wizard"), "the menu");
-        }
-        item.click();
+        await clickMenu("erplibre_devops.menu_exec_wizard", "erplibre_devops.menu_devops");
         return waitFor(
             () => document.querySelector('.modal .o_field_widget[name="command"] textarea'),
             "the wizard's command field"
@@ -157,7 +141,10 @@ class TestUi(HttpCase):
     def test_walk_every_menu(self):
         stages = self.env["devops.stage"].search([])
         self.assertEqual(len(stages), 8)
-        code = WALK_MENUS_JS % {"stages": [[s.code, s.name] for s in stages]}
+        code = WALK_MENUS_JS % {
+            "helpers": JS_HELPERS,
+            "stages": [[s.code, s.name] for s in stages],
+        }
         self.browser_js(
             "/odoo/action-erplibre_devops.action_stage_plan",
             code,
@@ -180,7 +167,7 @@ class TestUi(HttpCase):
         try:
             self.browser_js(
                 "/odoo/action-erplibre_devops.action_exec",
-                RUN_AND_WATCH_JS,
+                RUN_AND_WATCH_JS % {"helpers": JS_HELPERS},
                 ready="!!document.querySelector('.o_main_navbar .o_menu_sections')",
                 login="admin",
                 timeout=120,
