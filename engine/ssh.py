@@ -13,7 +13,7 @@ Safety:
 Process control: sshd starts every session in a new session (setsid), so the remote command,
 exec'ed by the login shell, leads its own process group.  It first prints its pid on a marker
 line (stripped from the output); timeout and cancel signal that whole group with
-``kill -- -PGID`` over a second channel of the same connection.  The
+``kill -TERM -PGID`` over a second channel of the same connection.  The
 exit status is exact: paramiko ignores the SSH "exit-signal" message, so the transport used
 here handles it (RFC 4254, 6.10) and the run reports the signal.
 
@@ -388,7 +388,8 @@ class SSHExecutor(Executor):
         name = signal.Signals(sig).name.removeprefix("SIG")
         with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
             channel = handle.client.get_transport().open_session(timeout=5)
-            channel.exec_command(f"kill -{name} -- -{int(handle.pid)} 2>/dev/null")
+            # "kill -SIG -PGID": the form every POSIX login shell takes (dash refuses "--").
+            channel.exec_command(f"kill -{name} -{int(handle.pid)} 2>/dev/null")
             deadline = time.monotonic() + 5
             while not channel.exit_status_ready() and time.monotonic() < deadline:
                 time.sleep(0.02)

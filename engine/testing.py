@@ -123,3 +123,68 @@ class TestSSHServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+HEALTH_SERVER = r'''
+"""A small HTTP service for the tests: /web/health answers 200, or 503 while a file named
+"unhealthy" exists in its working directory."""
+import http.server
+import json
+import os
+import sys
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path != "/web/health":
+            self.send_error(404)
+            return
+        healthy = not os.path.exists("unhealthy")
+        body = json.dumps({"status": "pass" if healthy else "fail"}).encode()
+        self.send_response(200 if healthy else 503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+'''
+
+
+def write_health_server(directory):
+    """Write the test HTTP service into ``directory``; returns its file name."""
+    with open(os.path.join(directory, "health_server.py"), "w", encoding="utf-8") as script:
+        script.write(HEALTH_SERVER)
+    return "health_server.py"
+
+
+def build_test_image(directory, tag="erplibre-devops-test-httpd:latest"):
+    """Build, with the docker SDK, an image FROM scratch holding Debian's static busybox,
+    whose httpd serves /web/health on port 8080 (no registry needed)."""
+    import docker  # noqa: PLC0415 - only the docker tests need it
+
+    context = os.path.join(directory, "image")
+    os.makedirs(os.path.join(context, "www", "web"), exist_ok=True)
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    if not os.path.exists(busybox):
+        raise MissingTool("busybox not found: apt-get install busybox-static")
+    shutil.copy(busybox, os.path.join(context, "busybox"))
+    with open(os.path.join(context, "www", "web", "health"), "w", encoding="ascii") as health:
+        health.write('{"status": "pass"}\n')
+    with open(os.path.join(context, "Dockerfile"), "w", encoding="ascii") as dockerfile:
+        dockerfile.write(
+            "FROM scratch\n"
+            "COPY busybox /bin/busybox\n"
+            "COPY www /www\n"
+            'ENTRYPOINT ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+        )
+    client = docker.from_env(timeout=60)
+    try:
+        client.images.build(path=context, tag=tag, rm=True)
+    finally:
+        client.close()
+    return tag

@@ -3,6 +3,9 @@ from . import devops_machine
 from . import devops_machine_secret
 from . import devops_workspace
 from . import devops_instance
+from . import devops_incident
+from . import devops_instance_check
+from . import devops_instance_backup
 from . import devops_exec
 from . import devops_exec_error
 from . import res_config_settings

@@ -72,6 +72,18 @@ class DevopsExec(models.Model):
         "res.users", string="Run by", required=True, readonly=True, index=True
     )
     stage_id = fields.Many2one("devops.stage", readonly=True, index=True)
+    instance_id = fields.Many2one("devops.instance", readonly=True, index=True)
+    instance_action = fields.Selection(
+        [
+            ("start", "Start"),
+            ("stop", "Stop"),
+            ("restart", "Restart"),
+            ("auto_restart", "Automatic restart"),
+            ("log", "Log"),
+            ("backup", "Backup"),
+        ],
+        readonly=True,
+    )
     shared = fields.Boolean(
         readonly=True, help="Every DevOps user sees a shared run; others see only their own."
     )
@@ -137,7 +149,17 @@ class DevopsExec(models.Model):
     # --- Enqueue ---------------------------------------------------------------------
 
     @api.model
-    def _enqueue(self, machine, command, cwd=None, timeout=None, stage=None, workspace=None):
+    def _enqueue(
+        self,
+        machine,
+        command,
+        cwd=None,
+        timeout=None,
+        stage=None,
+        workspace=None,
+        instance=None,
+        action=None,
+    ):
         """Create a queued run for the current user and wake the runner; returns its id."""
         user = self.env.user
         if not self.env.su and not user.has_group(USER):
@@ -176,7 +198,9 @@ class DevopsExec(models.Model):
                 "timeout": int(timeout),
                 "user_id": user.id,
                 "stage_id": self._stage_from(stage).id,
-                "shared": bool(self.env.context.get("devops_exec_shared")),
+                "shared": bool(self.env.context.get("devops_exec_shared") or instance),
+                "instance_id": instance.id if instance else False,
+                "instance_action": action or False,
             }
         )
         self.env.ref("erplibre_devops.ir_cron_exec_runner").sudo()._trigger()
@@ -380,6 +404,8 @@ class DevopsExec(models.Model):
         if capture.spill_path:
             values["output_attachment_id"] = self._attach_output(capture.spill_path).id
         self.write(values)
+        if self.instance_id:
+            self.instance_id._on_run_finished(self)
         found = error_parser.parse(text)
         self.env["devops.exec.error"].create(
             [

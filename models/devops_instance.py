@@ -1,12 +1,51 @@
-from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+"""Instances: services (an Odoo server first of all) run from a workspace, and their operation.
 
-from ..engine import validation
+Start, stop, restart, log and backup are runs of the execution engine (``devops.exec``), so
+they go through the background runner and appear in the execution log.  The operate cron
+(``_cron_operate``) looks at every started instance — process or container alive, port
+open, health URL answering — updates its state, opens and closes incidents, and restarts the
+instances whose policy says so.  The monitor cron (``_cron_monitor``) records the same
+observations as ``devops.instance.check`` samples, the history behind uptime and latency.
+"""
+
+import collections
+import concurrent.futures
+import datetime
+import json
+import shlex
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine import probe, service, validation
+from ..engine.executor import ExecError, RunSpec
+from ..engine.output import Capture
+
+STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
+PARAM = "erplibre_devops."
+
+
+class Observation:
+    """What one look at an instance found."""
+
+    def __init__(self):
+        self.alive = None  # None: not known (no process to look at)
+        self.pid = 0
+        self.port_open = False
+        self.http_status = 0
+        self.latency_ms = 0.0
+        self.error = ""
+        self.cpu = 0.0
+        self.memory_mb = 0.0
+        self.load = 0.0
+        self.disk = 0.0
+
+    @property
+    def healthy(self):
+        return 200 <= self.http_status < 300
 
 
 class DevopsInstance(models.Model):
-    """A server (an Odoo instance first of all) run from a workspace."""
-
     _name = "devops.instance"
     _description = "DevOps Instance"
     _order = "name, id"
@@ -16,6 +55,19 @@ class DevopsInstance(models.Model):
     machine_id = fields.Many2one(
         related="workspace_id.machine_id", string="Machine", store=True, index=True
     )
+    kind = fields.Selection(
+        [("process", "Process"), ("docker", "Docker container")],
+        required=True,
+        default="process",
+        help="Process: the start command runs detached in the workspace's directory. "
+        "Docker: a container of the image, named devops-instance-<id>.",
+    )
+    start_command = fields.Text(
+        help="Run by /bin/sh -c in the workspace's directory; {port} and {database} are "
+        "replaced, e.g. ./odoo-bin -c odoo.conf --http-port {port} -d {database}",
+    )
+    image = fields.Char(help="Docker image, such as odoo:18.0.")
+    container_port = fields.Integer(default=8069, help="The port the container listens on.")
     port = fields.Integer(default=8069, required=True, help="HTTP port, from 1 to 65535.")
     database = fields.Char(help="Name of the instance's PostgreSQL database.")
     url = fields.Char(
@@ -24,6 +76,14 @@ class DevopsInstance(models.Model):
         store=True,
         readonly=False,
         help="Where the instance answers; by default its machine's host and its port.",
+    )
+    health_url = fields.Char(
+        string="Health URL",
+        compute="_compute_health_url",
+        store=True,
+        readonly=False,
+        help="A GET here must answer 2xx; Odoo's /web/health by default. Empty: the open "
+        "port is enough.",
     )
     state = fields.Selection(
         [
@@ -37,12 +97,51 @@ class DevopsInstance(models.Model):
         required=True,
         readonly=True,
         copy=False,
+        index=True,
     )
+    state_date = fields.Datetime(string="State since", readonly=True, copy=False)
     active = fields.Boolean(default=True)
+
+    auto_restart = fields.Boolean(
+        default=lambda self: self._param("auto_restart", "1") == "1",
+        help="Restart the instance when the operate cron finds it down.",
+    )
+    restart_max_per_hour = fields.Integer(
+        string="Restarts per hour at most",
+        default=lambda self: int(self._param("restart_max_per_hour", 3)),
+    )
+    restart_backoff = fields.Integer(
+        string="Backoff (s)",
+        default=lambda self: int(self._param("restart_backoff", 30)),
+        help="Wait this long before the first restart, doubling after each one.",
+    )
+    restart_given_up = fields.Boolean(readonly=True, copy=False)
+
+    last_check_date = fields.Datetime(string="Last check", readonly=True, copy=False)
+    last_http_status = fields.Integer(string="HTTP status", readonly=True, copy=False)
+    last_latency_ms = fields.Float(string="Latency (ms)", readonly=True, copy=False)
+    last_error = fields.Text(string="Last problem", readonly=True, copy=False)
+    pid = fields.Integer(string="PID", readonly=True, copy=False)
+
+    exec_ids = fields.One2many("devops.exec", "instance_id", string="Runs")
+    incident_ids = fields.One2many("devops.incident", "instance_id", string="Incidents")
+    check_ids = fields.One2many("devops.instance.check", "instance_id", string="Checks")
+    backup_ids = fields.One2many("devops.instance.backup", "instance_id", string="Backups")
+    open_incident_count = fields.Integer(compute="_compute_open_incident_count")
+    uptime_24h = fields.Float(string="Uptime 24 h (%)", compute="_compute_uptime")
+    uptime_7d = fields.Float(string="Uptime 7 days (%)", compute="_compute_uptime")
+    uptime_30d = fields.Float(string="Uptime 30 days (%)", compute="_compute_uptime")
+    latency_series = fields.Text(compute="_compute_latency_series")
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another instance already has this name."),
     ]
+
+    @api.model
+    def _param(self, key, default):
+        return self.env["ir.config_parameter"].sudo().get_param(PARAM + key, default)
+
+    # --- Computes and checks ---------------------------------------------------------
 
     @api.depends("machine_id.kind", "machine_id.host", "port")
     def _compute_url(self):
@@ -53,20 +152,415 @@ class DevopsInstance(models.Model):
                 host = f"[{host}]"
             instance.url = f"http://{host}:{instance.port}" if instance.port else False
 
-    @api.constrains("port")
+    @api.depends("url")
+    def _compute_health_url(self):
+        for instance in self:
+            instance.health_url = (
+                f"{instance.url.rstrip('/')}/web/health" if instance.url else False
+            )
+
+    def _compute_open_incident_count(self):
+        groups = self.env["devops.incident"]._read_group(
+            [("instance_id", "in", self.ids), ("date_end", "=", False)],
+            ["instance_id"],
+            ["__count"],
+        )
+        counts = {instance.id: count for instance, count in groups}
+        for instance in self:
+            instance.open_incident_count = counts.get(instance.id, 0)
+
+    def _compute_uptime(self):
+        now = fields.Datetime.now()
+        windows = {"uptime_24h": 1, "uptime_7d": 7, "uptime_30d": 30}
+        for field, days in windows.items():
+            uptime = self.env["devops.instance.check"]._uptime(
+                self.ids, now - datetime.timedelta(days=days)
+            )
+            for instance in self:
+                instance[field] = uptime.get(instance.id, 0.0)
+
+    def _compute_latency_series(self):
+        since = fields.Datetime.now() - datetime.timedelta(hours=24)
+        groups = self.env["devops.instance.check"]._read_group(
+            [("instance_id", "in", self.ids), ("date", ">=", since), ("latency_ms", ">", 0)],
+            ["instance_id", "date:hour"],
+            ["latency_ms:avg"],
+        )
+        series = collections.defaultdict(list)
+        for instance, hour, latency in groups:
+            series[instance.id].append([fields.Datetime.to_string(hour), round(latency, 1)])
+        for instance in self:
+            instance.latency_series = json.dumps(sorted(series.get(instance.id, [])))
+
+    @api.constrains("port", "container_port")
     def _check_port(self):
         for instance in self:
-            problem = validation.check_port(instance.port)
-            if problem:
-                raise ValidationError(self.env._(problem.template, **problem.params))
+            for port in (instance.port, instance.container_port):
+                problem = validation.check_port(port)
+                if problem:
+                    raise ValidationError(self.env._(problem.template, **problem.params))
 
-    @api.constrains("url")
+    @api.constrains("url", "health_url")
     def _check_url(self):
         for instance in self:
-            if instance.url and not instance.url.startswith(("http://", "https://")):
-                raise ValidationError(
-                    self.env._(
-                        "The URL '%(url)s' must start with http:// or https://.",
-                        url=instance.url,
+            for url in (instance.url, instance.health_url):
+                if url and not url.startswith(("http://", "https://")):
+                    raise ValidationError(
+                        self.env._(
+                            "The URL '%(url)s' must start with http:// or https://.", url=url
+                        )
                     )
+
+    @api.constrains("database", "image", "kind")
+    def _check_service(self):
+        for instance in self:
+            problem = service.check_database(instance.database)
+            if not problem and instance.kind == "docker" and instance.image:
+                problem = service.check_image(instance.image)
+            if problem:
+                raise ValidationError(problem)
+
+    # --- Lifecycle ---------------------------------------------------------------------
+
+    def _paths(self):
+        return service.paths(self.workspace_id.path, self.id)
+
+    def _start_argv(self):
+        self.ensure_one()
+        if self.kind == "docker":
+            if not self.image:
+                raise UserError(
+                    self.env._("Set the Docker image of %(name)s first.", name=self.name)
                 )
+            return service.docker_run_argv(
+                self.id, self.image, self.port, self.container_port, self.database
+            )
+        if not (self.start_command or "").strip():
+            raise UserError(
+                self.env._(
+                    "Set the start command of %(name)s first, e.g. "
+                    "./odoo-bin --http-port {port} -d {database}",
+                    name=self.name,
+                )
+            )
+        pid_file, log_file = self._paths()
+        command = service.expand(self.start_command, self.port, self.database)
+        return service.process_start_argv(command, log_file, pid_file)
+
+    def _stop_argv(self):
+        self.ensure_one()
+        if self.kind == "docker":
+            return service.docker_stop_argv(self.id)
+        return service.process_stop_argv(self._paths()[0])
+
+    def _queue(self, action, argv):
+        self.ensure_one()
+        return self.env["devops.exec"]._enqueue(
+            self.machine_id,
+            argv,
+            cwd=self.workspace_id.path,
+            stage="operate",
+            workspace=self.workspace_id,
+            instance=self,
+            action=action,
+        )
+
+    def _restart_argv(self):
+        return [
+            "/bin/sh",
+            "-c",
+            f"{shlex.join(self._stop_argv())}; {shlex.join(self._start_argv())}",
+        ]
+
+    def _set_state(self, state, **values):
+        self.sudo().write({"state": state, "state_date": fields.Datetime.now(), **values})
+
+    def action_start(self):
+        self.ensure_one()
+        run_id = self._queue("start", self._start_argv())
+        self._set_state("starting", restart_given_up=False)
+        return self.env["devops.exec"]._action_open(run_id)
+
+    def action_restart(self):
+        self.ensure_one()
+        run_id = self._queue("restart", self._restart_argv())
+        self._set_state("starting", restart_given_up=False)
+        return self.env["devops.exec"]._action_open(run_id)
+
+    def action_stop(self):
+        self.ensure_one()
+        run_id = self._queue("stop", self._stop_argv())
+        self._set_state("stopped", pid=0)
+        self.incident_ids.filtered(lambda i: not i.date_end)._close(
+            self.env._("Stopped by %(user)s.", user=self.env.user.name)
+        )
+        return self.env["devops.exec"]._action_open(run_id)
+
+    def _on_run_finished(self, run):
+        """A start that failed leaves the instance down, saying why (the run's own words)."""
+        self.ensure_one()
+        if run.instance_action in ("start", "restart", "auto_restart") and run.state != "done":
+            reason = run.error_message or (run.output_stderr or run.output or "").strip()[-2000:]
+            self._set_state("down", last_error=reason or self.env._("The start failed."))
+
+    def action_view_log(self):
+        self.ensure_one()
+        if self.kind == "docker":
+            argv = service.docker_log_argv(self.id)
+        else:
+            argv = service.process_log_argv(self._paths()[1])
+        return self.env["devops.exec"]._action_open(self._queue("log", argv))
+
+    def action_backup(self):
+        """pg_dump the instance's database to a file on its machine."""
+        self.ensure_one()
+        if not self.database:
+            raise UserError(self.env._("Set the database of %(name)s first.", name=self.name))
+        stamp = fields.Datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = (
+            f"{self.workspace_id.path.rstrip('/')}/{service.STATE_DIR}/backups/"
+            f"{self.database}-{stamp}.dump"
+        )
+        run_id = self._queue("backup", service.backup_argv(self.database, path))
+        self.env["devops.instance.backup"].sudo().create(
+            {"instance_id": self.id, "exec_id": run_id, "path": path}
+        )
+        return self.env["devops.exec"]._action_open(run_id)
+
+    def action_open(self):
+        self.ensure_one()
+        return {"type": "ir.actions.act_url", "url": self.url, "target": "new"}
+
+    def action_check(self):
+        """Check now (bounded by the health timeout), and say what was found."""
+        self.ensure_one()
+        self._operate()
+        kind = {"running": "success", "starting": "info", "stopped": "info"}.get(
+            self.state, "danger"
+        )
+        state = dict(self._fields["state"]._description_selection(self.env))[self.state]
+        message = state + (f": {self.last_error}" if self.last_error else "")
+        return self.machine_id._notify(message, kind)
+
+    def action_view_incidents(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_incident")
+        action["domain"] = [("instance_id", "=", self.id)]
+        return action
+
+    def action_view_checks(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "erplibre_devops.action_instance_check"
+        )
+        action["domain"] = [("instance_id", "=", self.id)]
+        return action
+
+    # --- Observation -----------------------------------------------------------------
+
+    def _observe(self):
+        """{instance id: Observation} for these instances, looked at concurrently.
+
+        What the threads need is read from the ORM first; the threads never touch it."""
+        timeout = float(self._param("health_timeout", 5))
+        found = {instance.id: Observation() for instance in self}
+        targets, groups = {}, collections.defaultdict(list)
+        for instance in self:
+            machine = instance.machine_id
+            host = "localhost" if machine.kind == "local" else (machine.host or "").strip()
+            targets[instance.id] = (host, instance.port, instance.health_url)
+            groups[machine].append(
+                {
+                    "id": instance.id,
+                    "kind": instance.kind,
+                    "pid_file": instance._paths()[0],
+                    "container": service.container_name(instance.id),
+                }
+            )
+        jobs = []
+        with concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="devops-observe") as pool:
+            for machine, items in groups.items():
+                try:
+                    executor = None if machine.kind == "local" else machine._executor()
+                except ExecError as error:
+                    for item in items:
+                        found[item["id"]].error = str(error)
+                    continue
+                jobs.append(pool.submit(_observe_machine, executor, items, found))
+            probes = probe.probe_many(targets, timeout)
+            for job in jobs:
+                job.result()
+        for instance in self:
+            seen, result = found[instance.id], probes[instance.id]
+            seen.port_open = result.port_open
+            seen.http_status = result.http_status
+            seen.latency_ms = result.latency_ms
+            seen.error = seen.error or result.error
+            if result.port_open and not instance.health_url:
+                seen.http_status = 200  # no health URL: the open port is enough
+        return found
+
+    # --- Operate ---------------------------------------------------------------------
+
+    @api.model
+    def _cron_operate(self):
+        instances = self.search([("state", "!=", "stopped")])
+        instances._operate()
+
+    def _operate(self):
+        """Look at these instances, update their state, incidents and restarts."""
+        instances = self.filtered(lambda i: i.state != "stopped")
+        observations = instances._observe()
+        now = fields.Datetime.now()
+        for instance in instances:
+            seen = observations[instance.id]
+            state = instance._next_state(seen, now)
+            values = {
+                "last_check_date": now,
+                "last_http_status": seen.http_status,
+                "last_latency_ms": seen.latency_ms,
+                "last_error": False if state == "running" else (seen.error or False),
+                "pid": seen.pid,
+            }
+            if state != instance.state:
+                values.update(state=state, state_date=now)
+            instance.sudo().write(values)
+            instance._handle_incident(seen)
+        return observations
+
+    def _next_state(self, seen, now):
+        """running: healthy; degraded: alive or listening but not healthy; down: gone.
+        A starting instance gets STARTING_GRACE seconds before it counts as down."""
+        if seen.alive is False:
+            seen.error = (
+                self.env._("The process is not running.")
+                if self.kind == "process"
+                else self.env._("The container is not running.")
+            )
+        if seen.healthy and seen.alive is not False:
+            return "running"
+        starting = (
+            self.state == "starting"
+            and self.state_date
+            and (now - self.state_date).total_seconds() < STARTING_GRACE
+        )
+        if starting:
+            return "starting"
+        if seen.alive is False or (seen.alive is None and not seen.port_open):
+            return "down"
+        return "degraded"
+
+    def _handle_incident(self, seen):
+        incident = self.incident_ids.filtered(lambda i: not i.date_end)[:1]
+        if self.state == "running" and incident:
+            incident._close(self.env._("Back up and healthy."))
+        elif self.state == "down":
+            if not incident:
+                incident = (
+                    self.env["devops.incident"]
+                    .sudo()
+                    .create({"instance_id": self.id, "cause": seen.error or self.env._("Down")})
+                )
+            if self.auto_restart and not self.restart_given_up:
+                self._auto_restart(incident)
+
+    def _auto_restart(self, incident):
+        since = fields.Datetime.now() - datetime.timedelta(hours=1)
+        recent = (
+            self.env["devops.exec"]
+            .sudo()
+            .search(
+                [
+                    ("instance_id", "=", self.id),
+                    ("instance_action", "=", "auto_restart"),
+                    ("create_date", ">=", since),
+                ],
+                order="create_date desc",
+            )
+        )
+        if len(recent) >= self.restart_max_per_hour:
+            note = self.env._(
+                "Gave up: %(count)s automatic restarts in the last hour did not bring it back. "
+                "Fix the cause, then start it again.",
+                count=len(recent),
+            )
+            self.sudo().write({"restart_given_up": True, "last_error": note})
+            incident.sudo().write({"note": note})
+            return
+        if recent:
+            wait = self.restart_backoff * 2 ** (len(recent) - 1)
+            if fields.Datetime.now() < recent[0].create_date + datetime.timedelta(seconds=wait):
+                return
+        self.sudo()._queue("auto_restart", self._restart_argv())
+        incident.sudo().write({"restart_count": incident.restart_count + 1})
+        self._set_state("starting")
+
+    # --- Monitor ---------------------------------------------------------------------
+
+    @api.model
+    def _cron_monitor(self):
+        """One sample per active instance into devops.instance.check; old samples trimmed."""
+        instances = self.search([("active", "=", True)])
+        started = instances.filtered(lambda i: i.state != "stopped")
+        observations = started._observe() if started else {}
+        now = fields.Datetime.now()
+        samples = []
+        for instance in instances:
+            seen = observations.get(instance.id)
+            values = {"instance_id": instance.id, "date": now, "state": "stopped"}
+            if seen is not None:
+                values.update(
+                    state="up" if seen.healthy and seen.alive is not False else "down",
+                    http_status=seen.http_status,
+                    latency_ms=seen.latency_ms,
+                    cpu_percent=seen.cpu,
+                    memory_mb=seen.memory_mb,
+                    disk_percent=seen.disk,
+                    load=seen.load,
+                )
+            samples.append(values)
+        self.env["devops.instance.check"].sudo().create(samples)
+        self.env["devops.instance.check"]._trim(int(self._param("check_retention_days", 30)))
+
+
+def _observe_machine(executor, items, found):
+    """Process or container status of ``items`` on one machine (in a thread: plain data only).
+
+    ``executor`` is None for this machine (psutil and the docker SDK), else an SSH executor
+    that runs one status script for all its processes."""
+    try:
+        if executor is None:
+            stats = probe.local_machine()
+            for item in items:
+                seen = found[item["id"]]
+                seen.load, seen.disk = stats["load"], stats["disk"]
+                if item["kind"] == "docker":
+                    seen.alive, seen.memory_mb, seen.cpu = probe.local_container(item["container"])
+                else:
+                    seen.alive, seen.pid, seen.memory_mb, seen.cpu = probe.local_process(
+                        item["pid_file"]
+                    )
+            return
+        processes = [item for item in items if item["kind"] == "process"]
+        if processes:
+            capture = Capture()
+            argv = service.status_argv([item["pid_file"] for item in processes])
+            executor.run(RunSpec(argv, timeout=20), capture)
+            procs, stats = service.parse_status(capture.text("stdout"))
+            for item in processes:
+                seen = found[item["id"]]
+                seen.load, seen.disk = stats["load"], stats["disk"]
+                seen.alive, seen.pid, seen.memory_mb, seen.cpu = procs.get(
+                    item["pid_file"], (False, 0, 0.0, 0.0)
+                )
+        for item in items:
+            if item["kind"] == "docker":
+                capture = Capture()
+                executor.run(
+                    RunSpec(service.docker_status_argv(item["container"]), timeout=20), capture
+                )
+                lines = capture.text("stdout").splitlines()
+                found[item["id"]].alive = bool(lines) and lines[0].strip() == "true"
+    except (ExecError, RuntimeError) as error:
+        for item in items:
+            found[item["id"]].error = str(error)

@@ -1,6 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+CRONS = {
+    "devops_operate_interval": "erplibre_devops.ir_cron_operate",
+    "devops_monitor_interval": "erplibre_devops.ir_cron_monitor",
+}
+
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
@@ -28,12 +33,62 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="erplibre_devops.ssh_timeout",
         default=10,
     )
+    devops_operate_interval = fields.Integer(string="Check instances every (minutes)", default=1)
+    devops_monitor_interval = fields.Integer(string="Record a sample every (minutes)", default=5)
+    devops_health_timeout = fields.Integer(
+        string="Health check timeout (seconds)",
+        config_parameter="erplibre_devops.health_timeout",
+        default=5,
+    )
+    devops_check_retention_days = fields.Integer(
+        string="Keep samples (days)",
+        config_parameter="erplibre_devops.check_retention_days",
+        default=30,
+    )
+    devops_auto_restart = fields.Boolean(
+        string="Restart instances that go down",
+        config_parameter="erplibre_devops.auto_restart",
+        default=True,
+    )
+    devops_restart_max_per_hour = fields.Integer(
+        string="Restarts per hour at most",
+        config_parameter="erplibre_devops.restart_max_per_hour",
+        default=3,
+    )
+    devops_restart_backoff = fields.Integer(
+        string="Restart backoff (seconds)",
+        config_parameter="erplibre_devops.restart_backoff",
+        default=30,
+    )
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        for field, xmlid in CRONS.items():
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron:
+                values[field] = cron.sudo().interval_number
+        return values
+
+    def set_values(self):
+        result = super().set_values()
+        for field, xmlid in CRONS.items():
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron:
+                cron.sudo().write({"interval_number": self[field], "interval_type": "minutes"})
+        return result
 
     @api.constrains(
         "devops_command_timeout",
         "devops_runner_workers",
         "devops_exec_retention_days",
         "devops_ssh_timeout",
+        "devops_operate_interval",
+        "devops_monitor_interval",
+        "devops_health_timeout",
+        "devops_check_retention_days",
+        "devops_restart_max_per_hour",
+        "devops_restart_backoff",
     )
     def _check_devops_settings(self):
         for settings in self:
@@ -43,9 +98,17 @@ class ResConfigSettings(models.TransientModel):
                 )
             if not 1 <= settings.devops_runner_workers <= 64:
                 raise ValidationError(self.env._("Parallel runs must be from 1 to 64."))
-            if settings.devops_exec_retention_days < 0:
+            if settings.devops_exec_retention_days < 0 or settings.devops_check_retention_days < 0:
                 raise ValidationError(self.env._("Keep runs: use 0 (forever) or more days."))
             if not 1 <= settings.devops_ssh_timeout <= 300:
                 raise ValidationError(
                     self.env._("The SSH connection timeout must be from 1 to 300 seconds.")
                 )
+            if settings.devops_operate_interval < 1 or settings.devops_monitor_interval < 1:
+                raise ValidationError(self.env._("Check intervals are at least 1 minute."))
+            if not 1 <= settings.devops_health_timeout <= 120:
+                raise ValidationError(
+                    self.env._("The health check timeout must be from 1 to 120 seconds.")
+                )
+            if settings.devops_restart_max_per_hour < 0 or settings.devops_restart_backoff < 0:
+                raise ValidationError(self.env._("Restart limits cannot be negative."))

@@ -6,4 +6,6 @@ from . import test_i18n
 from . import test_exec
 from . import test_exec_ssh
 from . import test_runner
+from . import test_instance
+from . import test_instance_docker
 from . import test_ui

@@ -62,7 +62,7 @@ class TestMenus(HttpCase):
         self.authenticate("admin", "admin")
         menus = self._menus("admin")
         leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
-        self.assertEqual(len(leaves), 6 + 8 + 2)
+        self.assertEqual(len(leaves), 6 + 6 + 4 + 3 + 2)
         for leaf in leaves:
             with self.subTest(menu=leaf["xmlid"]):
                 self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")
@@ -94,7 +94,29 @@ class TestMenus(HttpCase):
                     self.assertEqual(len(records), 1)
 
     def test_stage_menus_open_their_stage(self):
-        for code in ["plan", "code", "build", "test", "release", "deploy", "operate", "monitor"]:
+        """A stage without features is a leaf opening its page; one with features (Operate,
+        Monitor) keeps its page as the last entry of its menu."""
+        for code in ["plan", "code", "build", "test", "release", "deploy"]:
             menu = self.env.ref(xmlid(f"menu_{code}"))
             self.assertEqual(menu.action, self.env.ref(xmlid(f"action_stage_{code}")))
             self.assertFalse(menu.child_id)
+        for code in ["operate", "monitor"]:
+            children = self.env.ref(xmlid(f"menu_{code}")).child_id.sorted("sequence")
+            self.assertEqual(children[-1].action, self.env.ref(xmlid(f"action_stage_{code}")))
+        self.assertEqual(
+            self._children(self._menus("admin"), "menu_operate"),
+            [
+                xmlid("menu_operate_instance"),
+                xmlid("menu_operate_incident"),
+                xmlid("menu_operate_backup"),
+                xmlid("menu_operate_stage"),
+            ],
+        )
+        self.assertEqual(
+            self._children(self._menus("admin"), "menu_monitor"),
+            [
+                xmlid("menu_monitor_dashboard"),
+                xmlid("menu_monitor_check"),
+                xmlid("menu_monitor_stage"),
+            ],
+        )

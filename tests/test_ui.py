@@ -62,7 +62,12 @@ WALK_MENUS_JS = r"""
     try {
         await waitFor(() => document.querySelector(".o_main_navbar"), "the navbar");
         for (const [code, name] of STAGES) {
-            await clickMenu("erplibre_devops.menu_" + code);
+            if (["operate", "monitor"].includes(code)) {
+                const section = "erplibre_devops.menu_" + code;
+                await clickMenu(section + "_stage", section);
+            } else {
+                await clickMenu("erplibre_devops.menu_" + code);
+            }
             await waitFor(
                 () => fieldValue("name") === name && fieldValue("description").length > 40,
                 "the page of stage " + name
@@ -77,6 +82,16 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_instance", "erplibre_devops.menu_devops");
         await waitFor(() => text(".o_breadcrumb").includes("Instances")
             && document.querySelector(".o_list_view, .o_view_nocontent"), "the Instances list");
+        await clickMenu("erplibre_devops.menu_operate_instance", "erplibre_devops.menu_operate");
+        await waitFor(() => text(".o_breadcrumb").includes("Live state"), "the live state");
+        await clickMenu("erplibre_devops.menu_operate_incident", "erplibre_devops.menu_operate");
+        await waitFor(() => text(".o_breadcrumb").includes("Incidents"), "the incidents");
+        await clickMenu("erplibre_devops.menu_operate_backup", "erplibre_devops.menu_operate");
+        await waitFor(() => text(".o_breadcrumb").includes("Backups"), "the backups");
+        await clickMenu("erplibre_devops.menu_monitor_dashboard", "erplibre_devops.menu_monitor");
+        await waitFor(() => text(".o_breadcrumb").includes("Dashboard"), "the dashboard");
+        await clickMenu("erplibre_devops.menu_monitor_check", "erplibre_devops.menu_monitor");
+        await waitFor(() => document.querySelector(".o_graph_view"), "the history graph");
         await clickMenu("erplibre_devops.menu_config_stage", "erplibre_devops.menu_config");
         await waitFor(() => document.querySelectorAll(".o_list_view .o_data_row").length === 8,
             "the eight stages");

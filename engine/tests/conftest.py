@@ -5,7 +5,7 @@ import os
 import pytest
 
 from engine import ssh
-from engine.testing import MissingTool, TestSSHServer
+from engine.testing import MissingTool, TestSSHServer, write_health_server
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +31,10 @@ def target(sshd):
         host_key=sshd.host_key,
         private_key=sshd.client_key["ed25519"],
     )
+
+
+@pytest.fixture
+def server_dir(tmp_path):
+    """A directory holding the tests' small HTTP service (engine.testing.HEALTH_SERVER)."""
+    write_health_server(str(tmp_path))
+    return tmp_path

@@ -1,0 +1,156 @@
+"""Health probes: is the port open, does the health URL answer, how busy is the process.
+
+:func:`probe` checks one service: TCP connect to its port, then an HTTP GET of its health
+URL, with a timeout and the latency.  :func:`probe_many` runs many probes concurrently in
+threads (200 services in about the time of the slowest one), which the operate cron needs.
+Process and machine statistics come from psutil here; for SSH machines the caller runs
+``engine.service.status_argv`` through the SSH executor instead.
+"""
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import http.client
+import os
+import socket
+import time
+import urllib.parse
+
+try:
+    import psutil
+except ImportError:  # pragma: no cover - declared dependency
+    psutil = None
+
+MAX_WORKERS = 64
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    port_open: bool = False
+    http_status: int = 0
+    latency_ms: float = 0.0
+    error: str = ""
+
+    @property
+    def healthy(self):
+        return 200 <= self.http_status < 300
+
+
+def port_open(host, port, timeout=2.0):
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def http_get(url, timeout=5.0):
+    """(status, latency ms, error): one GET, no redirects followed, body read and dropped."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return 0, 0.0, f"Not an http(s) URL: {url}"
+    connection_class = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    start = time.perf_counter()
+    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"User-Agent": "erplibre-devops-probe"})
+        response = connection.getresponse()
+        response.read(65536)
+        latency = (time.perf_counter() - start) * 1000
+        error = "" if 200 <= response.status < 300 else f"HTTP {response.status} {response.reason}"
+        return response.status, latency, error
+    except (OSError, http.client.HTTPException) as exc:
+        latency = (time.perf_counter() - start) * 1000
+        if isinstance(exc, TimeoutError | socket.timeout):
+            return 0, latency, f"No answer from {url} within {timeout:g} s"
+        return 0, latency, f"{url}: {exc.__class__.__name__}: {exc}"
+    finally:
+        connection.close()
+
+
+def probe(host, port, health_url, timeout=5.0):
+    result = ProbeResult(port_open=port_open(host, port, min(timeout, 2.0)))
+    if not result.port_open:
+        result.error = f"Nothing answers on {host}:{port}."
+        return result
+    if health_url:
+        result.http_status, result.latency_ms, result.error = http_get(health_url, timeout)
+    return result
+
+
+def probe_many(targets, timeout=5.0):
+    """``targets``: {key: (host, port, health_url)} → {key: ProbeResult}, concurrently."""
+    if not targets:
+        return {}
+    workers = min(MAX_WORKERS, len(targets))
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="devops-probe") as pool:
+        futures = {
+            key: pool.submit(probe, host, port, url, timeout)
+            for key, (host, port, url) in targets.items()
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+def local_process(pid_file):
+    """(alive, pid, rss MB, cpu %) of the process group leader in ``pid_file`` and its tree."""
+    try:
+        with open(pid_file, encoding="ascii") as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        return False, 0, 0.0, 0.0
+    if psutil is None:
+        return os.path.exists(f"/proc/{pid}"), pid, 0.0, 0.0
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False, pid, 0.0, 0.0
+        tree = [proc, *proc.children(recursive=True)]
+        rss = cpu = 0.0
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                rss += member.memory_info().rss
+                cpu += member.cpu_percent(interval=None)
+        return True, pid, rss / 2**20, cpu
+    except psutil.Error:
+        return False, pid, 0.0, 0.0
+
+
+def local_machine():
+    """{"load": 1-minute load average, "disk": % of / used}."""
+    load = os.getloadavg()[0]
+    disk = psutil.disk_usage("/").percent if psutil is not None else 0.0
+    return {"load": load, "disk": disk}
+
+
+def local_container(name):
+    """(running, memory MB, cpu %) of a container on this machine's engine (docker SDK)."""
+    import docker  # noqa: PLC0415 - only machines with docker instances need it
+
+    try:
+        client = docker.from_env(timeout=10)
+    except docker.errors.DockerException as error:
+        raise RuntimeError(f"Docker is not reachable on this machine: {error}") from error
+    try:
+        try:
+            container = client.containers.get(name)
+        except docker.errors.NotFound:
+            return False, 0.0, 0.0
+        if container.status != "running":
+            return False, 0.0, 0.0
+        stats = container.stats(stream=False)
+    finally:
+        client.close()
+    memory = stats.get("memory_stats", {}).get("usage", 0) / 2**20
+    cpu_stats, pre = stats.get("cpu_stats", {}), stats.get("precpu_stats", {})
+    cpu_delta = cpu_stats.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get(
+        "total_usage", 0
+    )
+    system_delta = cpu_stats.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    cpus = cpu_stats.get("online_cpus") or 1
+    cpu = cpu_delta / system_delta * cpus * 100 if system_delta > 0 else 0.0
+    return True, memory, cpu

@@ -1,0 +1,130 @@
+import http.server
+import os
+import socket
+import threading
+import time
+
+from engine import probe, service
+from engine.executor import RunSpec
+from engine.local import LocalExecutor
+from engine.output import Capture
+from engine.testing import free_port
+
+
+def run(argv, cwd=None):
+    capture = Capture()
+    result = LocalExecutor().run(RunSpec(argv, cwd=cwd, timeout=30), capture)
+    return result, capture
+
+
+def test_expand_quotes_the_database():
+    command = service.expand("odoo --http-port {port} -d {database}", 8069, "db; rm -rf /")
+    assert command == "odoo --http-port 8069 -d 'db; rm -rf /'"
+
+
+def test_names_checked():
+    assert service.check_database("prod_18.0-a") is None
+    assert service.check_database("-bad") and service.check_database("a b")
+    assert service.check_image("odoo:18.0") is None
+    assert service.check_image("registry.example.com/x/y@sha256:abc") is None
+    assert service.check_image("--privileged") and service.check_image("")
+
+
+def test_start_status_stop_a_real_service(server_dir):
+    port = free_port()
+    pid_file, log_file = service.paths(str(server_dir), 7)
+    command = service.expand("python3 -u health_server.py {port}", port, None)
+    result, capture = run(service.process_start_argv(command, log_file, pid_file), str(server_dir))
+    assert result.ok, capture.text()
+    assert capture.text().startswith("started, pid")
+    deadline = time.monotonic() + 10
+    while not probe.port_open("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = probe.probe("127.0.0.1", port, f"http://127.0.0.1:{port}/web/health")
+    assert found.healthy and found.latency_ms > 0
+    alive, pid, rss, _cpu = probe.local_process(pid_file)
+    assert alive and pid and rss > 1
+    result, capture = run(service.status_argv([pid_file, "/nonexistent.pid"]))
+    procs, machine = service.parse_status(capture.text())
+    assert procs[pid_file][:2] == (True, pid)
+    assert procs["/nonexistent.pid"][0] is False
+    assert machine["disk"] > 0
+    result, capture = run(service.process_stop_argv(pid_file))
+    assert result.ok and f"stopped, pid {pid}" in capture.text()
+    assert not probe.port_open("127.0.0.1", port)
+    assert not os.path.exists(pid_file)
+    assert probe.local_process(pid_file)[0] is False
+
+
+def test_start_fails_clearly_when_the_service_dies(server_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pid_file, log_file = service.paths(str(server_dir), 8)
+        command = service.expand("python3 -u health_server.py {port}", port, None)
+        result, capture = run(
+            service.process_start_argv(command, log_file, pid_file), str(server_dir)
+        )
+    assert result.exit_code == 1
+    assert "stopped at once" in capture.text()
+    assert "Address already in use" in capture.text()
+
+
+def test_probe_statuses():
+    assert probe.http_get("ftp://x/")[2].startswith("Not an http")
+    port = free_port()
+    assert probe.probe("127.0.0.1", port, f"http://127.0.0.1:{port}/").error.startswith("Nothing")
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/slow":
+                time.sleep(2)
+            self.send_response(503 if self.path == "/bad" else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        assert probe.http_get(base + "/")[0] == 200
+        status, _latency, error = probe.http_get(base + "/bad")
+        assert status == 503 and "503" in error
+        status, latency, error = probe.http_get(base + "/slow", timeout=0.3)
+        assert status == 0 and "No answer" in error and latency < 1500
+    finally:
+        server.shutdown()
+
+
+def test_probe_many_is_concurrent():
+    """100 services that each take 0.3 s answer in far less than 100 x 0.3 s."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            time.sleep(0.3)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 256  # all the probes connect at once
+
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_port
+        targets = dict.fromkeys(
+            range(100), ("127.0.0.1", port, f"http://127.0.0.1:{port}/web/health")
+        )
+        start = time.monotonic()
+        results = probe.probe_many(targets, timeout=5)
+        elapsed = time.monotonic() - start
+        assert all(result.healthy for result in results.values())
+        assert elapsed < 10  # sequential: 30 s
+    finally:
+        server.shutdown()

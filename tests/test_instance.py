@@ -1,0 +1,245 @@
+import contextlib
+import datetime
+import os
+import signal
+import socket
+import time
+
+import psutil
+
+from odoo import fields
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from odoo.addons.erplibre_devops.engine.testing import free_port, write_health_server
+
+from .common import RunnerCase, SSHCase
+
+
+class InstanceMixin:
+    """Real service processes (the tests' small HTTP server), started by the instances."""
+
+    def make_instance(self, workspace, **values):
+        instance = self.env["devops.instance"].create(
+            {
+                "name": f"Instance {free_port()}",
+                "workspace_id": workspace.id,
+                "port": free_port(),
+                "start_command": "python3 -u health_server.py {port}",
+                "restart_backoff": 0,
+                **values,
+            }
+        )
+        self.addCleanup(self._kill_pid_file, instance._paths()[0])
+        return instance
+
+    @staticmethod
+    def _kill_pid_file(pid_file):
+        with contextlib.suppress(OSError, ValueError):
+            with open(pid_file, encoding="ascii") as pids:
+                os.killpg(int(pids.read()), signal.SIGKILL)
+
+    def operate_until(self, instance, states, timeout=20):
+        """Operate passes (and the runs they queue) until the instance is in ``states``."""
+        states = (states,) if isinstance(states, str) else states
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run_all()
+            instance._operate()
+            self.env.flush_all()
+            if instance.state in states or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertIn(instance.state, states, instance.last_error)
+
+    def kill_service(self, instance):
+        self.assertTrue(instance.pid)
+        os.killpg(instance.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while psutil.pid_exists(instance.pid) and time.monotonic() < deadline:
+            if psutil.Process(instance.pid).status() == psutil.STATUS_ZOMBIE:
+                break
+            time.sleep(0.05)
+
+
+@tagged("post_install", "-at_install")
+class TestInstance(InstanceMixin, RunnerCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        write_health_server(cls.tmp)
+        cls.workspace = cls.make_workspace(path=cls.tmp)
+
+    def test_start_kill_restart_incident(self):
+        instance = self.make_instance(self.workspace)
+        self.assertEqual(instance.health_url, f"http://localhost:{instance.port}/web/health")
+        action = instance.action_start()
+        start = self.Exec.browse(action["res_id"])
+        self.assertEqual((start.instance_action, start.stage_id.code), ("start", "operate"))
+        self.assertEqual(instance.state, "starting")
+        self.operate_until(instance, "running")
+        self.assertTrue(start.output.startswith("started, pid"))
+        self.assertGreater(instance.last_latency_ms, 0)
+        self.assertEqual(instance.last_http_status, 200)
+        self.assertFalse(instance.incident_ids)
+        # Killed from outside: the operate pass sees it, opens an incident, restarts it.
+        self.kill_service(instance)
+        instance._operate()
+        incident = instance.incident_ids
+        self.assertEqual(len(incident), 1)
+        self.assertFalse(incident.date_end)
+        self.assertIn("not running", incident.cause)
+        self.assertEqual(instance.state, "starting")
+        self.assertEqual(incident.restart_count, 1)
+        self.assertEqual(instance.exec_ids.mapped("instance_action").count("auto_restart"), 1)
+        self.operate_until(instance, "running")
+        self.assertTrue(incident.date_end)
+        self.assertEqual(incident.state, "closed")
+        self.assertGreaterEqual(incident.duration, 0)
+        # Stopped on purpose: no more checks, the process is gone.
+        pid = instance.pid
+        instance.action_stop()
+        self.run_all()
+        self.assertEqual(instance.state, "stopped")
+        self.assertFalse(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie")
+        instance._operate()
+        self.assertEqual(instance.state, "stopped")
+
+    def test_restart_limit(self):
+        instance = self.make_instance(self.workspace, restart_max_per_hour=2)
+        instance.action_start()
+        self.operate_until(instance, "running")
+        for _ in range(2):
+            self.kill_service(instance)
+            self.operate_until(instance, "running")
+        self.assertEqual(instance.incident_ids.mapped("restart_count"), [1, 1])
+        self.kill_service(instance)
+        instance._operate()
+        self.assertEqual(instance.state, "down", (instance.last_error, instance.last_http_status))
+        self.assertTrue(instance.restart_given_up)
+        self.assertIn("Gave up", instance.last_error)
+        self.assertIn("Gave up", instance.incident_ids.filtered(lambda i: not i.date_end).note)
+        instance._operate()  # and it stays given up
+        self.assertEqual(instance.exec_ids.mapped("instance_action").count("auto_restart"), 2)
+
+    def test_degraded_then_healthy(self):
+        instance = self.make_instance(self.workspace)
+        instance.action_start()
+        self.operate_until(instance, "running")
+        flag = os.path.join(self.tmp, "unhealthy")
+        open(flag, "w").close()
+        try:
+            self.operate_until(instance, "degraded")
+            self.assertEqual(instance.last_http_status, 503)
+            self.assertFalse(instance.incident_ids)
+        finally:
+            os.unlink(flag)
+        self.operate_until(instance, "running")
+        instance.action_stop()
+        self.run_all()
+
+    def test_port_in_use(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            instance = self.make_instance(
+                self.workspace, port=taken.getsockname()[1], auto_restart=False
+            )
+            run = self.Exec.browse(instance.action_start()["res_id"])
+            self.run_all()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("stopped at once", run.output)
+        self.assertIn("Address already in use", run.output)
+        self.assertEqual(instance.state, "down")
+        self.assertIn("Address already in use", instance.last_error)
+
+    def test_bad_input(self):
+        instance = self.make_instance(self.workspace, start_command=False)
+        with self.assertRaises(UserError) as caught:
+            instance.action_start()
+        self.assertIn("start command", str(caught.exception))
+        docker = self.make_instance(self.workspace, kind="docker", image=False)
+        with self.assertRaises(UserError):
+            docker.action_start()
+        with self.assertRaises(UserError):
+            instance.action_backup()  # no database
+
+    def test_monitor_history_and_retention(self):
+        instance = self.make_instance(self.workspace)
+        stopped = self.make_instance(self.workspace)
+        instance.action_start()
+        self.operate_until(instance, "running")
+        Check = self.env["devops.instance.check"]
+        for _ in range(3):
+            self.env["devops.instance"]._cron_monitor()
+        samples = Check.search([("instance_id", "=", instance.id)])
+        self.assertEqual(samples.mapped("state"), ["up"] * 3)
+        self.assertTrue(all(s.latency_ms > 0 and s.memory_mb > 0 for s in samples))
+        self.assertEqual(
+            Check.search([("instance_id", "=", stopped.id)]).mapped("state"), ["stopped"] * 3
+        )
+        self.kill_service(instance)
+        instance.auto_restart = False
+        instance._operate()
+        self.env["devops.instance"]._cron_monitor()
+        instance.invalidate_recordset()
+        self.assertEqual(instance.uptime_24h, 75.0)
+        self.assertEqual(stopped.uptime_24h, 0.0)
+        # Retention: samples older than the setting go.
+        old = Check.create(
+            {
+                "instance_id": instance.id,
+                "date": fields.Datetime.now() - datetime.timedelta(days=40),
+                "state": "down",
+            }
+        )
+        self.env.flush_all()
+        instance.invalidate_recordset()
+        self.assertEqual(instance.uptime_30d, 75.0)
+        self.assertAlmostEqual(instance.uptime_7d, 75.0)
+        self.env["devops.instance"]._cron_monitor()
+        self.assertFalse(old.exists())
+        self.assertIn('"', instance.latency_series)
+
+    def test_backup_database(self):
+        instance = self.make_instance(self.workspace, database=self.env.cr.dbname)
+        run = self.Exec.browse(instance.action_backup()["res_id"])
+        self.run_all()
+        self.assertEqual(run.state, "done", run.error_message or run.output)
+        backup = instance.backup_ids
+        self.assertEqual(backup.exec_id, run)
+        self.assertTrue(os.path.exists(backup.path))
+        self.assertAlmostEqual(backup.size_mb, os.path.getsize(backup.path) / 2**20, places=2)
+        self.assertGreater(backup.size_mb, 0.1)
+
+
+@tagged("post_install", "-at_install")
+class TestInstanceSSH(InstanceMixin, SSHCase):
+    def test_ssh_instance(self):
+        self.ssh_machine.action_test_connection()
+        self.ssh_machine.action_accept_host_key()
+        write_health_server(self.tmp)
+        workspace = self.make_workspace(name="Remote", path=self.tmp, machine=self.ssh_machine)
+        instance = self.make_instance(workspace)
+        self.assertEqual(instance.url, f"http://127.0.0.1:{instance.port}")
+        instance.action_start()
+        self.operate_until(instance, "running")
+        self.assertTrue(instance.pid)
+        self.env["devops.instance"]._cron_monitor()
+        sample = instance.check_ids[:1]
+        self.assertEqual(sample.state, "up")
+        self.assertGreater(sample.memory_mb, 0)  # ps over SSH
+        instance.action_stop()
+        self.run_all()
+        self.assertFalse(os.path.exists(instance._paths()[0]))
+
+    def test_unreachable_machine(self):
+        closed = self.env["devops.machine"].create(
+            {"name": "Closed", "kind": "ssh", "host": "127.0.0.1", "port": 1, "ssh_user": "x"}
+        )
+        workspace = self.make_workspace(name="Nowhere", path="/srv", machine=closed)
+        instance = self.make_instance(workspace, auto_restart=False)
+        instance.sudo().state = "running"
+        instance._operate()
+        self.assertEqual(instance.state, "down")
+        self.assertIn("refused the connection", instance.last_error)
