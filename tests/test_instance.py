@@ -11,7 +11,12 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from odoo.addons.erplibre_devops.engine.testing import free_port, write_health_server
+from odoo.addons.erplibre_devops.engine import service
+from odoo.addons.erplibre_devops.engine.testing import (
+    build_test_image,
+    free_port,
+    write_health_server,
+)
 
 from .common import RunnerCase, SSHCase
 
@@ -243,3 +248,25 @@ class TestInstanceSSH(InstanceMixin, SSHCase):
         instance._operate()
         self.assertEqual(instance.state, "down")
         self.assertIn("refused the connection", instance.last_error)
+
+    def test_ssh_docker_instance(self):
+        """A container on an SSH machine's engine: run and checked with docker over SSH."""
+        self.ssh_machine.action_test_connection()
+        self.ssh_machine.action_accept_host_key()
+        image = build_test_image(self.tmp)
+        workspace = self.make_workspace(
+            name="Remote docker", path=self.tmp, machine=self.ssh_machine
+        )
+        instance = self.make_instance(
+            workspace, kind="docker", image=image, container_port=8080, auto_restart=False
+        )
+        name = service.container_name(instance.id)
+        self.addCleanup(lambda: os.system(f"docker rm -f {name} >/dev/null 2>&1"))  # noqa: S605
+        instance.action_start()
+        self.operate_until(instance, "running")
+        instance.action_stop()
+        self.run_all()
+        instance.sudo().state = "running"
+        instance._operate()
+        self.assertEqual(instance.state, "down")
+        self.assertIn("container is not running", instance.last_error)

@@ -1,5 +1,7 @@
+import datetime
 import threading
 
+from odoo import fields
 from odoo.tests import HttpCase, tagged
 
 # Shared by the browser scripts below: wait for a condition, failing after a timeout.
@@ -89,7 +91,11 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_operate_backup", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Backups"), "the backups");
         await clickMenu("erplibre_devops.menu_monitor_dashboard", "erplibre_devops.menu_monitor");
-        await waitFor(() => text(".o_breadcrumb").includes("Dashboard"), "the dashboard");
+        await waitFor(() => text(".o_breadcrumb").includes("Dashboard") &&
+            document.querySelector(".o_devops_sparkline svg polyline"), "the dashboard's graph");
+        document.querySelector(".o_data_row .o_data_cell").click();
+        await waitFor(() => fieldValue("name") === "Walked instance" &&
+            document.querySelector(".o_form_view .o_devops_sparkline svg"), "the instance form");
         await clickMenu("erplibre_devops.menu_monitor_check", "erplibre_devops.menu_monitor");
         await waitFor(() => document.querySelector(".o_graph_view"), "the history graph");
         await clickMenu("erplibre_devops.menu_config_stage", "erplibre_devops.menu_config");
@@ -154,6 +160,23 @@ RUN_AND_WATCH_JS = r"""
 @tagged("post_install", "-at_install")
 class TestUi(HttpCase):
     def test_walk_every_menu(self):
+        # An instance with some history, so that the dashboard draws its latency graph.
+        workspace = self.env["devops.workspace"].create({"name": "Walked", "path": "/srv/walk"})
+        instance = self.env["devops.instance"].create(
+            {"name": "Walked instance", "workspace_id": workspace.id, "port": 8099}
+        )
+        now = fields.Datetime.now()
+        self.env["devops.instance.check"].create(
+            [
+                {
+                    "instance_id": instance.id,
+                    "date": now - datetime.timedelta(hours=hours),
+                    "state": "up",
+                    "latency_ms": 10 + hours,
+                }
+                for hours in range(5)
+            ]
+        )
         stages = self.env["devops.stage"].search([])
         self.assertEqual(len(stages), 8)
         code = WALK_MENUS_JS % {
