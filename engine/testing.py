@@ -104,6 +104,16 @@ class TestSSHServer:
                 time.sleep(0.05)
         raise RuntimeError("sshd did not answer: " + self.log())
 
+    def host_fingerprint(self):
+        """The host key's fingerprint as OpenSSH prints it (ssh-keygen -lf)."""
+        listing = subprocess.run(  # noqa: S603
+            [SSH_KEYGEN, "-lf", os.path.join(self.dir, "host_key.pub")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return listing.stdout.split()[1]
+
     def log(self):
         with open(os.path.join(self.dir, "sshd.log"), encoding="utf-8", errors="replace") as log:
             return log.read()

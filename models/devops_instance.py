@@ -20,6 +20,7 @@ from odoo.exceptions import UserError, ValidationError
 from ..engine import probe, service, validation
 from ..engine.executor import ExecError, RunSpec
 from ..engine.output import Capture
+from .utils import open_action
 
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
 PARAM = "erplibre_devops."
@@ -344,17 +345,15 @@ class DevopsInstance(models.Model):
 
     def action_view_incidents(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_incident")
-        action["domain"] = [("instance_id", "=", self.id)]
-        return action
+        return open_action(
+            self.env, "erplibre_devops.action_incident", [("instance_id", "=", self.id)]
+        )
 
     def action_view_checks(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "erplibre_devops.action_instance_check"
+        return open_action(
+            self.env, "erplibre_devops.action_instance_check", [("instance_id", "=", self.id)]
         )
-        action["domain"] = [("instance_id", "=", self.id)]
-        return action
 
     # --- Observation -----------------------------------------------------------------
 

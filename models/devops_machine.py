@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..engine import facts, ssh, validation
 from ..engine.executor import ExecError
 from ..engine.local import LocalExecutor
-from .utils import count_by
+from .utils import count_by, open_action
 
 MANAGER = "erplibre_devops.group_devops_manager"
 SECRET_KINDS = ("ssh_private_key", "ssh_password")
@@ -284,16 +284,16 @@ class DevopsMachine(models.Model):
 
     def action_view_workspaces(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_workspace")
-        action["domain"] = [("machine_id", "=", self.id)]
-        action["context"] = {"default_machine_id": self.id}
-        return action
+        return open_action(
+            self.env,
+            "erplibre_devops.action_workspace",
+            [("machine_id", "=", self.id)],
+            {"default_machine_id": self.id},
+        )
 
     def action_view_execs(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec")
-        action["domain"] = [("machine_id", "=", self.id)]
-        return action
+        return open_action(self.env, "erplibre_devops.action_exec", [("machine_id", "=", self.id)])
 
     def action_open_exec_wizard(self):
         self.ensure_one()

@@ -1,6 +1,6 @@
 from odoo import fields, models
 
-from .utils import count_by
+from .utils import count_by, open_action
 
 
 class DevopsStage(models.Model):
@@ -33,7 +33,9 @@ class DevopsStage(models.Model):
 
     def action_view_execs(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec")
-        action["domain"] = [("stage_id", "=", self.id)]
-        action["context"] = {"default_stage_id": self.id}
-        return action
+        return open_action(
+            self.env,
+            "erplibre_devops.action_exec",
+            [("stage_id", "=", self.id)],
+            {"default_stage_id": self.id},
+        )

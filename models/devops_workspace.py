@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import validation
-from .utils import count_by
+from .utils import count_by, open_action
 
 
 class DevopsWorkspace(models.Model):
@@ -83,9 +83,9 @@ class DevopsWorkspace(models.Model):
 
     def action_view_execs(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec")
-        action["domain"] = [("workspace_id", "=", self.id)]
-        return action
+        return open_action(
+            self.env, "erplibre_devops.action_exec", [("workspace_id", "=", self.id)]
+        )
 
     def exec_command(self, command, timeout=None, stage=None):
         """Queue ``command`` in this workspace's directory; returns the new devops.exec id.

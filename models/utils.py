@@ -5,3 +5,12 @@ def count_by(records, comodel, field):
     """{record id: number of ``comodel`` records whose ``field`` points to it}."""
     groups = records.env[comodel]._read_group([(field, "in", records.ids)], [field], ["__count"])
     return {record.id: count for record, count in groups}
+
+
+def open_action(env, xmlid, domain, context=None):
+    """The window action ``xmlid``, narrowed to ``domain``."""
+    action = env["ir.actions.act_window"]._for_xml_id(xmlid)
+    action["domain"] = domain
+    if context is not None:
+        action["context"] = context
+    return action

@@ -1,5 +1,4 @@
 import os
-import subprocess
 
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
@@ -21,12 +20,7 @@ class TestExecSSH(SSHCase):
         self.assertFalse(machine.host_key)
         result = machine.action_test_connection()
         self.assertEqual(result["params"]["type"], "warning")
-        fingerprint = subprocess.run(
-            ["ssh-keygen", "-lf", f"{self.sshd.dir}/host_key.pub"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[1]
+        fingerprint = self.sshd.host_fingerprint()
         self.assertEqual(machine.host_key_offered_fingerprint, fingerprint)
         self.assertIn(fingerprint, result["params"]["message"])
         self.assertFalse(machine.host_key)  # never auto-accepted

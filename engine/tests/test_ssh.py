@@ -1,5 +1,4 @@
 import socket
-import subprocess
 import threading
 
 import pytest
@@ -64,12 +63,7 @@ class TestConnectionErrors:
         target = ssh.SSHTarget(sshd.host, sshd.port, sshd.user, "", sshd.client_key["ed25519"])
         with pytest.raises(ssh.HostKeyUnknown) as caught:
             ssh.connect(target)
-        expected = subprocess.run(
-            ["ssh-keygen", "-lf", f"{sshd.dir}/host_key.pub"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split()[1]
+        expected = sshd.host_fingerprint()
         assert caught.value.fingerprint == expected
         assert expected in str(caught.value)
         assert caught.value.key_line == sshd.host_key
