@@ -1,0 +1,192 @@
+"""Git on a workspace, through any executor (this machine or SSH): argv builders and parsers.
+
+Every command is an argv list run in the workspace's directory, with values (branch names,
+paths, messages, authors) as separate arguments; names that git could read as options (a
+leading "-") are refused.  Output formats are the machine-readable ones (porcelain v2,
+NUL-separated, --porcelain blame), so parsing does not depend on the user's locale.
+"""
+
+import re
+
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",  # never wait for a password on a terminal nobody watches
+    "GIT_OPTIONAL_LOCKS": "0",  # status must not take the index lock
+    "LC_ALL": "C",
+}
+TODO_WORDS = ("TODO", "FIXME", "XXX", "HACK")
+_TODO = re.compile(r"\b(TODO|FIXME|XXX|HACK)\b[:\s]*(.*)")
+_FIELD = "\x1f"
+_RECORD = "\x1e"
+
+
+class GitInputError(ValueError):
+    pass
+
+
+def check_ref_name(name):
+    """Refuse what git would read as an option or can never be a branch name."""
+    if not name or not name.strip():
+        raise GitInputError("The branch name is empty.")
+    if name.startswith("-"):
+        raise GitInputError(f"A branch name cannot start with '-': {name}")
+    if any(char in name for char in " ~^:?*[\\\x7f") or any(ord(c) < 32 for c in name):
+        raise GitInputError(f"'{name}' is not a valid branch name.")
+    if ".." in name or name.endswith((".", "/", ".lock")) or "@{" in name:
+        raise GitInputError(f"'{name}' is not a valid branch name.")
+    return name
+
+
+def check_author(author):
+    if not re.match(r"^[^<>\n]+ <[^<>\s]+>$", author or ""):
+        raise GitInputError("The author reads 'Name <email>'.")
+    return author
+
+
+def status_argv():
+    return ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"]
+
+
+def parse_status(text):
+    """The dict of ``devops.workspace.git_status()``, less the last commit."""
+    result = {
+        "branch": "",
+        "upstream": "",
+        "ahead": 0,
+        "behind": 0,
+        "staged": [],
+        "changed": [],
+        "untracked": [],
+        "conflicts": [],
+    }
+    entries = text.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if entry.startswith("# branch.head "):
+            head = entry[len("# branch.head ") :]
+            result["branch"] = "" if head == "(detached)" else head
+        elif entry.startswith("# branch.upstream "):
+            result["upstream"] = entry[len("# branch.upstream ") :]
+        elif entry.startswith("# branch.ab "):
+            ahead, behind = entry[len("# branch.ab ") :].split()
+            result["ahead"], result["behind"] = int(ahead), -int(behind)
+        elif entry.startswith(("1 ", "2 ")):
+            renamed = entry.startswith("2 ")
+            parts = entry.split(" ", 9 if renamed else 8)
+            xy, path = parts[1], parts[-1]
+            if renamed:
+                i += 1  # the original path of a rename follows
+            if xy[0] != ".":
+                result["staged"].append(path)
+            if xy[1] != ".":
+                result["changed"].append(path)
+        elif entry.startswith("u "):
+            result["conflicts"].append(entry.split(" ", 10)[10])
+        elif entry.startswith("? "):
+            result["untracked"].append(entry[2:])
+    return result
+
+
+def log_argv(count=20):
+    fmt = _FIELD.join(["%H", "%an", "%ae", "%aI", "%s"]) + _RECORD
+    return ["git", "log", f"--max-count={int(count)}", f"--format={fmt}"]
+
+
+def parse_log(text):
+    commits = []
+    for record in text.split(_RECORD):
+        fields = record.strip("\n").split(_FIELD)
+        if len(fields) == 5:
+            sha, name, email, date, subject = fields
+            commits.append(
+                {"sha": sha, "author": name, "email": email, "date": date, "subject": subject}
+            )
+    return commits
+
+
+def diff_argv(path=None, staged=False):
+    argv = ["git", "diff", "--no-color", "--no-ext-diff"]
+    if staged:
+        argv.append("--cached")
+    argv.append("--")
+    if path:
+        argv.append(path)
+    return argv
+
+
+def create_branch_argv(name):
+    return ["git", "switch", "--create", check_ref_name(name)]
+
+
+def switch_argv(name):
+    return ["git", "switch", check_ref_name(name)]
+
+
+def commit_argv(message, author, paths):
+    """Stage ``paths`` and commit exactly them."""
+    if not (message or "").strip():
+        raise GitInputError("The commit message is empty.")
+    if not paths:
+        raise GitInputError("Choose the files to commit.")
+    script = 'm=$1; a=$2; shift 2; git add -- "$@" && git commit --author="$a" -m "$m" -- "$@"'
+    return ["/bin/sh", "-c", script, "devops-commit", message, check_author(author), *paths]
+
+
+def pull_argv():
+    return ["git", "pull", "--ff-only"]
+
+
+def push_argv(has_upstream=True):
+    if has_upstream:
+        return ["git", "push"]
+    return ["git", "push", "--set-upstream", "origin", "HEAD"]
+
+
+def todo_grep_argv():
+    return ["git", "grep", "-n", "-I", "-z", "-E", r"\b(TODO|FIXME|XXX|HACK)\b"]
+
+
+def parse_todo_grep(text):
+    """[(file, line, kind, text)] from ``git grep -n -z`` output."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split("\0", 2)
+        if len(parts) != 3:
+            continue
+        path, number, content = parts
+        match = _TODO.search(content)
+        if match and number.isdigit():
+            found.append((path, int(number), match.group(1), match.group(2).strip()[:500]))
+    return found
+
+
+def blame_argv(path, lines):
+    argv = ["git", "blame", "--line-porcelain"]
+    for line in sorted(set(lines)):
+        argv += ["-L", f"{int(line)},{int(line)}"]
+    return [*argv, "--", path]
+
+
+def parse_blame(text):
+    """{final line number: {"author", "email", "time" (epoch), "sha", "summary"}}."""
+    result, current, line = {}, {}, None
+    for row in text.splitlines():
+        if row.startswith("\t"):
+            if line is not None:
+                result[line] = current
+            current, line = {}, None
+            continue
+        parts = row.split(" ")
+        if len(parts) >= 3 and re.fullmatch(r"[0-9a-f]{40}", parts[0]):
+            current = {"sha": parts[0]}
+            line = int(parts[2])
+        elif parts[0] == "author":
+            current["author"] = row[len("author ") :]
+        elif parts[0] == "author-mail":
+            current["email"] = row[len("author-mail ") :].strip("<>")
+        elif parts[0] == "author-time":
+            current["time"] = int(parts[1])
+        elif parts[0] == "summary":
+            current["summary"] = row[len("summary ") :]
+    return result
