@@ -1,6 +1,7 @@
 # pylint: disable=redefined-outer-name
 # (pytest fixtures are passed by the name of the function that makes them)
 import os
+import subprocess
 
 import pytest
 
@@ -38,3 +39,29 @@ def server_dir(tmp_path):
     """A directory holding the tests' small HTTP service (engine.testing.HEALTH_SERVER)."""
     write_health_server(str(tmp_path))
     return tmp_path
+
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+@pytest.fixture
+def repos(tmp_path):
+    """A bare remote and a clone of it, with one commit pushed (real git)."""
+    remote, clone = tmp_path / "remote.git", tmp_path / "clone"
+    env = {**os.environ, **GIT_IDENTITY}
+
+    def git(*args, cwd=None):
+        subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "--bare", "-b", "main", str(remote))
+    git("clone", "-q", str(remote), str(clone))
+    (clone / "app.py").write_text("print('hello')  # TODO: say more\n")
+    git("add", "app.py", cwd=clone)
+    git("commit", "-q", "-m", "first", cwd=clone)
+    git("push", "-q", "-u", "origin", "main", cwd=clone)
+    return remote, clone

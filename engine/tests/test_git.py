@@ -21,19 +21,6 @@ def run(argv, cwd, ok=True):
     return result, capture.text("stdout")
 
 
-@pytest.fixture
-def repos(tmp_path):
-    """A bare remote and a clone with one commit pushed."""
-    remote, clone = tmp_path / "remote.git", tmp_path / "clone"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-    subprocess.run(["git", "clone", "-q", str(remote), str(clone)], check=True, capture_output=True)
-    (clone / "app.py").write_text("print('hello')  # TODO: say more\n")
-    run(["git", "add", "app.py"], clone)
-    run(["git", "commit", "-q", "-m", "first"], clone)
-    run(["git", "push", "-q", "-u", "origin", "main"], clone)
-    return remote, clone
-
-
 def status(clone):
     return git.parse_status(run(git.status_argv(), clone)[1])
 
