@@ -88,6 +88,28 @@ def parse_status(text):
     return result
 
 
+_HEAD_MARK = "\x1e\x1eHEAD\n"
+
+
+def status_and_head_argv():
+    """Status and the last commit in one run: fixed text, no input."""
+    fmt = _FIELD.join(["%H", "%an", "%ae", "%aI", "%s"]) + _RECORD
+    script = (
+        "git status --porcelain=v2 --branch -z --untracked-files=all || exit $?\n"
+        "printf '\\036\\036HEAD\\n'\n"
+        f"git log --max-count=1 '--format={fmt}' 2>/dev/null || true\n"
+    )
+    return ["/bin/sh", "-c", script]
+
+
+def parse_status_and_head(text):
+    status_text, _mark, head = text.partition(_HEAD_MARK)
+    result = parse_status(status_text)
+    commits = parse_log(head)
+    result["last_commit"] = commits[0] if commits else None
+    return result
+
+
 def log_argv(count=20):
     fmt = _FIELD.join(["%H", "%an", "%ae", "%aI", "%s"]) + _RECORD
     return ["git", "log", f"--max-count={int(count)}", f"--format={fmt}"]

@@ -53,13 +53,18 @@ class Stream:
         data = b"".join(self.tail)
         return data[-self.tail_limit :] if self.tail_limit else b""
 
-    def getvalue(self, marker="\n… {omitted} bytes omitted …\n"):
-        """Head and tail as text (invalid UTF-8 replaced), with a marker where bytes are missing."""
+    def getvalue(self, marker="\n… {omitted} bytes omitted …\n", raw=False):
+        """Head and tail as text (invalid UTF-8 replaced), with a marker where bytes are missing.
+
+        NUL bytes become "␀" (a database text cannot hold them) unless ``raw``, for parsers
+        of NUL-separated output."""
         head = self.head.decode("utf-8", errors="replace")
         if not self.truncated:
-            return head + self.tail_bytes().decode("utf-8", errors="replace")
-        tail = self.tail_bytes().decode("utf-8", errors="replace")
-        return head + marker.format(omitted=self.omitted()) + tail
+            text = head + self.tail_bytes().decode("utf-8", errors="replace")
+        else:
+            tail = self.tail_bytes().decode("utf-8", errors="replace")
+            text = head + marker.format(omitted=self.omitted()) + tail
+        return text if raw else text.replace("\x00", "\u2400")
 
 
 class Capture:
@@ -115,5 +120,6 @@ class Capture:
     def truncated(self):
         return self.combined.truncated
 
-    def text(self, stream=None):
-        return (self.streams[stream] if stream else self.combined).getvalue()
+    def text(self, stream=None, raw=False):
+        """The output as text; ``raw`` keeps NUL bytes (see Stream.getvalue)."""
+        return (self.streams[stream] if stream else self.combined).getvalue(raw=raw)

@@ -8,4 +8,5 @@ from . import devops_instance_check
 from . import devops_instance_backup
 from . import devops_exec
 from . import devops_exec_error
+from . import devops_code_todo
 from . import res_config_settings

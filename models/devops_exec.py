@@ -67,6 +67,9 @@ class DevopsExec(models.Model):
         string="Arguments (JSON)", required=True, readonly=True, help="The argv list that ran."
     )
     cwd = fields.Char(string="Working directory", readonly=True)
+    env_vars = fields.Text(
+        string="Environment (JSON)", readonly=True, help="Variables added to the environment."
+    )
     timeout = fields.Integer(string="Timeout (s)", readonly=True)
     user_id = fields.Many2one(
         "res.users", string="Run by", required=True, readonly=True, index=True
@@ -159,8 +162,12 @@ class DevopsExec(models.Model):
         workspace=None,
         instance=None,
         action=None,
+        env=None,
+        now=False,
     ):
-        """Create a queued run for the current user and wake the runner; returns its id."""
+        """Create a queued run for the current user and wake the runner; returns its id.
+
+        ``now``: create it running instead, for ``_run_now`` to run in this transaction."""
         user = self.env.user
         if not self.env.su and not user.has_group(USER):
             raise AccessError(self.env._("Only DevOps users can run commands."))
@@ -185,7 +192,7 @@ class DevopsExec(models.Model):
                 self.env._("The timeout must be from 1 to %(max)s seconds.", max=MAX_TIMEOUT)
             )
         try:
-            RunSpec(argv, cwd=cwd or None, timeout=timeout).check()
+            RunSpec(argv, cwd=cwd or None, env=env or {}, timeout=timeout).check()
         except ExecError as error:
             raise UserError(str(error)) from error
         run = self.sudo().create(
@@ -201,10 +208,43 @@ class DevopsExec(models.Model):
                 "shared": bool(self.env.context.get("devops_exec_shared") or instance),
                 "instance_id": instance.id if instance else False,
                 "instance_action": action or False,
+                "env_vars": json.dumps(env) if env else False,
+                "state": "running" if now else "queued",
+                "date_start": fields.Datetime.now() if now else False,
             }
         )
-        self.env.ref("erplibre_devops.ir_cron_exec_runner").sudo()._trigger()
+        if not now:
+            self.env.ref("erplibre_devops.ir_cron_exec_runner").sudo()._trigger()
         return run.id
+
+    @api.model
+    def _run_now(self, machine, argv, cwd=None, stage=None, workspace=None, env=None, timeout=60):
+        """Run a short command in this request, recorded like any run; returns (run, stdout).
+
+        For what the UI must show at once (git status, log, diff): bounded by ``timeout``."""
+        run = self.browse(
+            self._enqueue(
+                machine, argv, cwd=cwd, timeout=timeout, stage=stage, workspace=workspace,
+                env=env, now=True,
+            )
+        )  # fmt: skip
+        capture = Capture()
+        result, message = None, None
+        try:
+            result = machine._executor().run(run._run_spec(), capture)
+        except ExecError as error:
+            message = str(error)
+        run.sudo().with_context(devops_exec_runner=True)._finish(result, capture, message)
+        return run, capture.text("stdout", raw=True)
+
+    def _run_spec(self):
+        self.ensure_one()
+        return RunSpec(
+            json.loads(self.argv),
+            cwd=self.cwd or None,
+            env=json.loads(self.env_vars) if self.env_vars else {},
+            timeout=self.timeout or None,
+        )
 
     @api.model
     def _stage_from(self, stage):
@@ -354,7 +394,7 @@ class DevopsExec(models.Model):
     def _execute(self, registry, run_id):
         with registry.cursor() as cr:
             run = api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)
-            spec = RunSpec(json.loads(run.argv), cwd=run.cwd or None, timeout=run.timeout or None)
+            spec = run._run_spec()
             try:
                 executor = run.machine_id._executor()
                 setup_error = None

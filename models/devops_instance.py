@@ -520,6 +520,7 @@ class DevopsInstance(models.Model):
             samples.append(values)
         self.env["devops.instance.check"].sudo().create(samples)
         self.env["devops.instance.check"]._trim(int(self._param("check_retention_days", 30)))
+        self.env["devops.workspace"]._cron_refresh_git()
 
 
 def _observe_machine(executor, items, found):

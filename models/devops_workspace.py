@@ -1,7 +1,11 @@
-from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+import datetime
 
-from ..engine import validation
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine import git, validation
+from ..engine.executor import ExecError, RunSpec
+from ..engine.output import Capture
 from .utils import count_by, open_action
 
 
@@ -28,6 +32,16 @@ class DevopsWorkspace(models.Model):
     active = fields.Boolean(default=True)
     instance_ids = fields.One2many("devops.instance", "workspace_id", string="Instances")
     exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
+    todo_ids = fields.One2many("devops.code.todo", "workspace_id", string="TODOs")
+    todo_count = fields.Integer(string="TODOs", compute="_compute_todo_count")
+    git_branch = fields.Char(string="Branch", readonly=True, copy=False)
+    git_upstream = fields.Char(string="Upstream", readonly=True, copy=False)
+    git_ahead = fields.Integer(string="Ahead", readonly=True, copy=False)
+    git_behind = fields.Integer(string="Behind", readonly=True, copy=False)
+    git_dirty = fields.Boolean(string="Uncommitted changes", readonly=True, copy=False)
+    git_last_commit = fields.Char(string="Last commit", readonly=True, copy=False)
+    git_status_date = fields.Datetime(string="Git status of", readonly=True, copy=False)
+    git_error = fields.Text(string="Git problem", readonly=True, copy=False)
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another workspace already has this name."),
@@ -42,6 +56,11 @@ class DevopsWorkspace(models.Model):
         counts = count_by(self, "devops.exec", "workspace_id")
         for workspace in self:
             workspace.exec_count = counts.get(workspace.id, 0)
+
+    def _compute_todo_count(self):
+        counts = count_by(self, "devops.code.todo", "workspace_id")
+        for workspace in self:
+            workspace.todo_count = counts.get(workspace.id, 0)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -101,3 +120,119 @@ class DevopsWorkspace(models.Model):
             stage=stage,
             workspace=self,
         )
+
+    # --- Git ---------------------------------------------------------------------------
+
+    def _git(self, argv, record=True, timeout=60):
+        """Run a git command in this workspace; returns (ok, stdout, run or None).
+
+        ``record``: as a run of the execution log (stage Code), else directly (the cron's
+        refresh)."""
+        self.ensure_one()
+        if record:
+            run, stdout = self.env["devops.exec"]._run_now(
+                self.machine_id, argv, cwd=self.path, stage="code", workspace=self,
+                env=git.GIT_ENV, timeout=timeout,
+            )  # fmt: skip
+            return run.state == "done", stdout, run
+        capture = Capture()
+        try:
+            spec = RunSpec(argv, cwd=self.path, env=git.GIT_ENV, timeout=timeout)
+            result = self.machine_id._executor().run(spec, capture)
+        except ExecError as error:
+            return False, str(error), None
+        return result.ok, capture.text("stdout", raw=True) if result.ok else capture.text(), None
+
+    def git_status(self, record=True):
+        """{branch, upstream, ahead, behind, staged, changed, untracked, conflicts, last_commit};
+        also stored on the workspace (branch, last commit, dirty state)."""
+        self.ensure_one()
+        ok, out, run = self._git(git.status_and_head_argv(), record=record)
+        if not ok:
+            message = ((run.error_message or run.output) if run else out).strip()
+            self.sudo().write({"git_error": message, "git_status_date": fields.Datetime.now()})
+            if self.env.context.get("devops_git_soft"):
+                return None
+            raise UserError(
+                self.env._("Git failed in %(path)s: %(error)s", path=self.path, error=message)
+            )
+        status = git.parse_status_and_head(out)
+        last = status["last_commit"]
+        self.sudo().write(
+            {
+                "git_branch": status["branch"] or False,
+                "git_upstream": status["upstream"] or False,
+                "git_ahead": status["ahead"],
+                "git_behind": status["behind"],
+                "git_dirty": bool(status["staged"] or status["changed"] or status["untracked"]),
+                "git_last_commit": f"{last['sha'][:10]} {last['subject']}" if last else False,
+                "git_status_date": fields.Datetime.now(),
+                "git_error": False,
+            }
+        )
+        return status
+
+    def action_refresh_git(self):
+        """Refresh the git summary; a problem is shown and kept on the workspace."""
+        self.ensure_one()
+        if self.with_context(devops_git_soft=True).git_status() is None:
+            return self.machine_id._notify(self.git_error, "danger")
+        return self.machine_id._notify(
+            self.env._("%(name)s is on %(branch)s.", name=self.name, branch=self.git_branch or "?"),
+            "success",
+        )
+
+    @api.model
+    def _cron_refresh_git(self):
+        """Keep every workspace's git summary fresh (not recorded as runs)."""
+        for workspace in self.search([("active", "=", True)]):
+            workspace.with_context(devops_git_soft=True).git_status(record=False)
+
+    def action_scan_todo(self):
+        """(Re)build this workspace's TODO/FIXME/XXX/HACK list, with git blame."""
+        self.ensure_one()
+        ok, out, run = self._git(git.todo_grep_argv())
+        if not ok and run and run.exit_code != 1:  # git grep: 1 means "nothing found"
+            raise UserError(run.error_message or run.output)
+        found = git.parse_todo_grep(out if ok else "")
+        by_file = {}
+        for path, line, _kind, _text in found:
+            by_file.setdefault(path, []).append(line)
+        blames = {}
+        for path, lines in by_file.items():
+            done, blame_out, _run = self._git(git.blame_argv(path, lines), record=False)
+            blames[path] = git.parse_blame(blame_out) if done else {}
+        Todo = self.env["devops.code.todo"].sudo()
+        Todo.search([("workspace_id", "=", self.id)]).unlink()
+        Todo.create(
+            [
+                {
+                    "workspace_id": self.id,
+                    "file": path,
+                    "line": line,
+                    "kind": kind,
+                    "text": text,
+                    "author": blames[path].get(line, {}).get("author") or False,
+                    "date": _blame_date(blames[path].get(line)),
+                }
+                for path, line, kind, text in found
+            ]
+        )
+        return open_action(
+            self.env,
+            "erplibre_devops.action_code_todo",
+            [("workspace_id", "=", self.id)],
+            {"search_default_group_file": 1},
+        )
+
+    def action_open_code_wizard(self):
+        self.ensure_one()
+        wizard = self.env["devops.code.wizard"].create({"workspace_id": self.id})
+        wizard.action_refresh()
+        return wizard._reopen()
+
+
+def _blame_date(info):
+    if not info or not info.get("time"):
+        return False
+    return datetime.datetime.fromtimestamp(info["time"], datetime.UTC).replace(tzinfo=None)

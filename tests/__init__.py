@@ -8,4 +8,5 @@ from . import test_exec_ssh
 from . import test_runner
 from . import test_instance
 from . import test_instance_docker
+from . import test_code
 from . import test_ui

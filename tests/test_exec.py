@@ -124,8 +124,10 @@ class TestExec(RunnerCase):
 
     def test_non_utf8_output(self):
         run = self.Exec.browse(self.local_machine.exec_command(["printf", "caf\\351\\n"]))
+        nul = self.Exec.browse(self.local_machine.exec_command(["printf", "a\\000b"]))
         self.run_all()
         self.assertEqual(run.output, "caf\ufffd\n")
+        self.assertEqual((nul.state, nul.output), ("done", "a\u2400b"))
 
     def test_finished_runs_are_an_audit_trail(self):
         run = self.Exec.browse(self.local_machine.exec_command(["true"]))

@@ -64,7 +64,7 @@ WALK_MENUS_JS = r"""
     try {
         await waitFor(() => document.querySelector(".o_main_navbar"), "the navbar");
         for (const [code, name] of STAGES) {
-            if (["operate", "monitor"].includes(code)) {
+            if (["code", "operate", "monitor"].includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
                 await clickMenu(section + "_stage", section);
             } else {

@@ -18,7 +18,7 @@ def run(argv, cwd, ok=True):
     result = LocalExecutor().run(RunSpec(argv, cwd=str(cwd), env=ENV, timeout=60), capture)
     if ok:
         assert result.ok, capture.text()
-    return result, capture.text("stdout")
+    return result, capture.text("stdout", raw=True)
 
 
 def status(clone):

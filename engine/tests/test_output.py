@@ -68,3 +68,10 @@ def test_invalid_utf8_replaced():
     capture = Capture()
     capture.write(STDOUT, b"caf\xe9 \xff\xfe ok")
     assert capture.text() == "caf\ufffd \ufffd\ufffd ok"
+
+
+def test_nul_bytes_shown_unless_raw():
+    capture = Capture()
+    capture.write(STDOUT, b"a\x00b")
+    assert capture.text() == "a\u2400b"
+    assert capture.text(STDOUT, raw=True) == "a\x00b"

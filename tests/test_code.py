@@ -1,0 +1,164 @@
+import os
+import subprocess
+
+from odoo.exceptions import UserError
+from odoo.tests import tagged
+
+from .common import RunnerCase, SSHCase
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Ada",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
+}
+
+
+class GitMixin:
+    """Real git repositories made by the tests: a bare remote and clones of it."""
+
+    @classmethod
+    def git(cls, *args, cwd=None):
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env={**os.environ, **IDENTITY},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    @classmethod
+    def make_repos(cls, base):
+        remote, clone = os.path.join(base, "remote.git"), os.path.join(base, "clone")
+        cls.git("init", "-q", "--bare", "-b", "main", remote)
+        cls.git("clone", "-q", remote, clone)
+        with open(os.path.join(clone, "app.py"), "w", encoding="utf-8") as app:
+            app.write("print('hello')\n# TODO: say more\n")
+        cls.git("add", "app.py", cwd=clone)
+        cls.git("commit", "-q", "-m", "first", cwd=clone)
+        cls.git("push", "-q", "-u", "origin", "main", cwd=clone)
+        return remote, clone
+
+    def write_file(self, path, text):
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    def check_code_workflow(self, machine):
+        base = self.make_tempdir()
+        remote, clone = self.make_repos(base)
+        workspace = self.make_workspace(name=f"Repo {base}", path=clone, machine=machine)
+        status = workspace.git_status()
+        self.assertEqual(
+            {k: status[k] for k in ("branch", "upstream", "ahead", "behind", "changed")},
+            {"branch": "main", "upstream": "origin/main", "ahead": 0, "behind": 0, "changed": []},
+        )
+        self.assertEqual(status["last_commit"]["subject"], "first")
+        self.assertEqual(workspace.git_branch, "main")
+        self.assertFalse(workspace.git_dirty)
+        run = self.Exec.search([("workspace_id", "=", workspace.id)], limit=1)
+        self.assertEqual((run.stage_id.code, run.state), ("code", "done"))
+        # Changes, with a hostile file name, seen by the wizard.
+        self.write_file(os.path.join(clone, "app.py"), "print('changed')\n")
+        hostile = "x; $(touch PWNED) `id` & | .py"
+        self.write_file(os.path.join(clone, hostile), "y = 1\n")
+        wizard = self.env["devops.code.wizard"].create({"workspace_id": workspace.id})
+        wizard.action_refresh()
+        self.assertTrue(workspace.git_dirty)
+        files = {f.path: f.state for f in wizard.file_ids}
+        self.assertEqual(files, {"app.py": "changed", hostile: "untracked"})
+        wizard.file_ids.filtered(lambda f: f.path == "app.py").action_diff()
+        self.assertIn("+print('changed')", wizard.diff)
+        # Commit the selected files, with a hostile message; push.
+        wizard.file_ids.selected = True
+        wizard.message = "Change $(touch PWNED); `id`"
+        wizard.author = "Ada Lovelace <ada@example.com>"
+        wizard.action_commit()
+        self.assertIn("text-success", wizard.last_result)
+        self.assertFalse(wizard.file_ids)
+        self.assertEqual(wizard.ahead, 1)
+        self.assertIn("Change $(touch PWNED); `id`", wizard.log)
+        wizard.action_push()
+        self.assertEqual(wizard.ahead, 0)
+        self.assertIn("Change $(touch PWNED)", self.git("log", "-1", "--format=%s", cwd=remote))
+        self.assertEqual(self.git("log", "-1", "--format=%an", cwd=remote).strip(), "Ada Lovelace")
+        self.assertFalse(os.path.exists(os.path.join(clone, "PWNED")))
+        # Branches, a hostile (but valid) name as data.
+        wizard.new_branch = "fix;$(touch${IFS}PWNED)"
+        wizard.action_create_branch()
+        self.assertEqual(wizard.branch, "fix;$(touch${IFS}PWNED)")
+        wizard.new_branch = "main"
+        wizard.action_switch_branch()
+        self.assertEqual(wizard.branch, "main")
+        wizard.new_branch = "--orphan=x"
+        with self.assertRaises(UserError):
+            wizard.action_create_branch()
+        # Pull: fast-forward works; a diverged branch is refused with a clear message.
+        other = os.path.join(base, "other")
+        self.git("clone", "-q", remote, other)
+        self.write_file(os.path.join(other, "app.py"), "print('theirs')\n")
+        self.git("commit", "-q", "-am", "theirs", cwd=other)
+        self.git("push", "-q", cwd=other)
+        wizard.action_pull()
+        self.assertIn("text-success", wizard.last_result)
+        self.assertIn("theirs", self.git("log", "-1", "--format=%s", cwd=clone))
+        self.write_file(os.path.join(other, "app.py"), "print('theirs again')\n")
+        self.git("commit", "-q", "-am", "theirs again", cwd=other)
+        self.git("push", "-q", cwd=other)
+        self.write_file(os.path.join(clone, "app.py"), "print('mine')\n")
+        wizard.action_refresh()
+        wizard.file_ids.selected = True
+        wizard.message = "mine"
+        wizard.action_commit()
+        wizard.action_pull()
+        self.assertIn("text-danger", wizard.last_result)
+        self.assertIn("diverged", wizard.last_result)
+        # TODO scan with blame.
+        self.write_file(os.path.join(clone, "todo.py"), "x = 1\n# TODO: say more\n")
+        self.git("add", "todo.py", cwd=clone)
+        self.git("commit", "-q", "-m", "todo", cwd=clone)
+        workspace.action_scan_todo()
+        (todo,) = workspace.todo_ids
+        self.assertEqual(
+            (todo.file, todo.line, todo.kind, todo.text), ("todo.py", 2, "TODO", "say more")
+        )
+        self.assertEqual(todo.author, "Ada")
+        self.assertTrue(todo.date)
+        self.write_file(os.path.join(clone, "more.py"), "# FIXME: later\n")
+        self.git("add", "more.py", cwd=clone)
+        self.git("commit", "-q", "-m", "more", cwd=clone)
+        workspace.action_scan_todo()
+        self.assertEqual(sorted(workspace.todo_ids.mapped("kind")), ["FIXME", "TODO"])
+        return workspace
+
+
+@tagged("post_install", "-at_install")
+class TestCode(GitMixin, RunnerCase):
+    def test_code_workflow_local(self):
+        self.check_code_workflow(self.local_machine)
+
+    def test_not_a_repository(self):
+        workspace = self.make_workspace(name="Plain", path=self.make_tempdir())
+        with self.assertRaises(UserError) as caught:
+            workspace.git_status()
+        self.assertIn("not a git repository", str(caught.exception))
+        result = workspace.action_refresh_git()
+        self.assertEqual(result["params"]["type"], "danger")
+        self.assertIn("not a git repository", workspace.git_error)
+
+    def test_monitor_cron_refreshes_git(self):
+        base = self.make_tempdir()
+        _remote, clone = self.make_repos(base)
+        workspace = self.make_workspace(name="Refreshed", path=clone)
+        self.env["devops.instance"]._cron_monitor()
+        self.assertEqual(workspace.git_branch, "main")
+        self.assertTrue(workspace.git_last_commit.endswith("first"))
+
+
+@tagged("post_install", "-at_install")
+class TestCodeSSH(GitMixin, SSHCase):
+    def test_code_workflow_over_ssh(self):
+        self.ssh_machine.action_test_connection()
+        self.ssh_machine.action_accept_host_key()
+        workspace = self.check_code_workflow(self.ssh_machine)
+        self.assertEqual(workspace.machine_id, self.ssh_machine)
