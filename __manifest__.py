@@ -30,6 +30,7 @@
         "views/devops_code_todo_views.xml",
         "wizard/devops_exec_wizard_views.xml",
         "wizard/devops_code_wizard_views.xml",
+        "wizard/devops_debug_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/devops_menus.xml",
     ],

@@ -183,6 +183,24 @@ def parse_todo_grep(text):
     return found
 
 
+def source_argv(path, line, around=5):
+    """Lines ``line - around`` to ``line + around`` of ``path``, numbered ("N\ttext")."""
+    first, last = max(1, int(line) - around), int(line) + around
+    if not path.startswith("/"):
+        path = "./" + path  # awk would read "-x" as an option and "a=b" as an assignment
+    return ["awk", f'NR >= {first} && NR <= {last} {{ print NR "\\t" $0 }}', path]
+
+
+def parse_source(text):
+    """[(line number, text)] from ``source_argv`` output."""
+    rows = []
+    for row in text.splitlines():
+        number, _tab, content = row.partition("\t")
+        if number.isdigit():
+            rows.append((int(number), content))
+    return rows
+
+
 def blame_argv(path, lines):
     argv = ["git", "blame", "--line-porcelain"]
     for line in sorted(set(lines)):

@@ -40,6 +40,7 @@ from odoo import SUPERUSER_ID, api, fields, models, sql_db
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import errors as error_parser
+from ..engine import git
 from ..engine.executor import ExecError, RunSpec, script_argv
 from ..engine.local import process_alive
 from ..engine.output import STDERR, Capture
@@ -292,6 +293,53 @@ class DevopsExec(models.Model):
             workspace=self.workspace_id,
         )
         return self._action_open(new_id)
+
+    def source_context(self, around=5):
+        """For each error with a location: the source lines around it, read from the run's
+        machine (local or SSH), and the git blame of the failing line when the file belongs
+        to the run's workspace.  A list of dicts: error_id, message, file, line, excerpt
+        [(number, text)], blame {author, email, time, sha, summary} or None."""
+        self.ensure_one()
+        self.check_access("read")
+        executor = self.sudo().machine_id._executor()
+        root = (self.workspace_id.path or "").rstrip("/")
+        context = []
+        for error in self.error_ids.filtered(lambda e: e.file and e.line > 0):
+            path = error.file if error.file.startswith("/") else f"{root}/{error.file}"
+            excerpt = git.parse_source(
+                _read(executor, git.source_argv(path, error.line, around), root or None)
+            )
+            blame = None
+            if root and path.startswith(root + "/"):
+                relative = path[len(root) + 1 :]
+                found = git.parse_blame(
+                    _read(executor, git.blame_argv(relative, [error.line]), root, git.GIT_ENV)
+                )
+                blame = found.get(error.line)
+            context.append(
+                {
+                    "error_id": error.id,
+                    "message": error.message,
+                    "file": path,
+                    "line": error.line,
+                    "excerpt": excerpt,
+                    "blame": blame,
+                }
+            )
+        return context
+
+    def action_debug(self):
+        """Open the debug wizard on this run, its errors mapped to their source."""
+        self.ensure_one()
+        wizard = self.env["devops.debug.wizard"].create(
+            {
+                "workspace_id": self.workspace_id.id,
+                "instance_id": self.instance_id.id,
+                "command": self._shown_script() or self.command,
+                "exec_id": self.id,
+            }
+        )
+        return wizard.action_analyze()
 
     def _shown_script(self):
         """The script of a run given as a string (its argv is /bin/sh -c SCRIPT), else None."""
@@ -609,3 +657,13 @@ def _kill_orphan(pid, started):
     if process_alive(pid, started or None):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+
+
+def _read(executor, argv, cwd=None, env=None):
+    """stdout of a short read-only command, or "" when it fails."""
+    capture = Capture()
+    try:
+        result = executor.run(RunSpec(argv, cwd=cwd, env=env or {}, timeout=30), capture)
+    except ExecError:
+        return ""
+    return capture.text("stdout", raw=True) if result.ok else ""

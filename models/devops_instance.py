@@ -304,6 +304,36 @@ class DevopsInstance(models.Model):
             reason = run.error_message or (run.output_stderr or run.output or "").strip()[-2000:]
             self._set_state("down", last_error=reason or self.env._("The start failed."))
 
+    def debug_start(self, test_tags=None, timeout=None):
+        """Run the instance's start command in the foreground in Odoo's debug mode
+        (--dev=all --log-level=debug, and the tests of ``test_tags`` if given), stopping
+        after initialisation; returns the run's id (stage Code)."""
+        self.ensure_one()
+        if self.kind != "process":
+            raise UserError(self.env._("Debug mode starts process instances only."))
+        self._start_argv()  # the same checks as a start
+        command = service.expand(self.start_command, self.port, self.database)
+        command += " --dev=all --log-level=debug"
+        if test_tags:
+            command += " --test-enable --test-tags " + shlex.quote(test_tags)
+        command += " --stop-after-init"
+        return self.env["devops.exec"]._enqueue(
+            self.machine_id,
+            command,
+            cwd=self.workspace_id.path,
+            timeout=timeout,
+            stage="code",
+            workspace=self.workspace_id,
+            instance=self,
+        )
+
+    def action_open_debug_wizard(self):
+        self.ensure_one()
+        wizard = self.env["devops.debug.wizard"].create(
+            {"workspace_id": self.workspace_id.id, "instance_id": self.id, "mode": "instance"}
+        )
+        return wizard._reopen()
+
     def action_view_log(self):
         self.ensure_one()
         if self.kind == "docker":

@@ -225,6 +225,17 @@ class DevopsWorkspace(models.Model):
             {"search_default_group_file": 1},
         )
 
+    def debug_command(self, command, timeout=None):
+        """Run ``command`` (argv list or shell string) here to debug it; returns the run's id.
+        Its tracebacks are parsed; ``devops.exec.source_context()`` maps them to the source."""
+        self.ensure_one()
+        return self.exec_command(command, timeout=timeout, stage="code")
+
+    def action_open_debug_wizard(self):
+        self.ensure_one()
+        wizard = self.env["devops.debug.wizard"].create({"workspace_id": self.id})
+        return wizard._reopen()
+
     def action_open_code_wizard(self):
         self.ensure_one()
         wizard = self.env["devops.code.wizard"].create({"workspace_id": self.id})

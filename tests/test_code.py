@@ -162,3 +162,81 @@ class TestCodeSSH(GitMixin, SSHCase):
         self.ssh_machine.action_accept_host_key()
         workspace = self.check_code_workflow(self.ssh_machine)
         self.assertEqual(workspace.machine_id, self.ssh_machine)
+
+
+class DebugMixin(GitMixin):
+    SCRIPT = {
+        "app/main.py": "import lib\n\nlib.compute()\n",
+        "app/lib.py": "def compute():\n    total = 10\n    ratio = 0\n    return total / ratio\n",
+    }
+
+    def check_debug(self, machine):
+        base = self.make_tempdir()
+        _remote, clone = self.make_repos(base)
+        os.makedirs(os.path.join(clone, "app"))
+        for path, text in self.SCRIPT.items():
+            self.write_file(os.path.join(clone, path), text)
+        self.git("add", "app", cwd=clone)
+        self.git("commit", "-q", "-m", "the bug", cwd=clone)
+        workspace = self.make_workspace(name=f"Debug {base}", path=clone, machine=machine)
+        wizard = self.env["devops.debug.wizard"].create(
+            {"workspace_id": workspace.id, "command": "cd app && python3 main.py"}
+        )
+        wizard.action_run()
+        self.run_all()
+        self.assertEqual(wizard.state, "failed")
+        self.assertEqual(wizard.exec_id.stage_id.code, "code")
+        wizard.action_analyze()
+        (frame,) = wizard.frame_ids
+        self.assertEqual(frame.message, "ZeroDivisionError: division by zero")
+        self.assertEqual((frame.file, frame.line), (os.path.join(clone, "app", "lib.py"), 4))
+        self.assertIn("▶     4      return total / ratio", frame.excerpt)
+        self.assertIn("      3      ratio = 0", frame.excerpt)
+        self.assertTrue(frame.blame.startswith("Ada <ada@example.com>"))
+        self.assertIn("the bug", frame.blame)
+        first = wizard.exec_id
+        wizard.action_run_again()
+        self.assertNotEqual(wizard.exec_id, first)
+        self.run_all()
+        self.assertEqual(wizard.state, "failed")
+        # The same from the run's own Debug button, and over RPC.
+        action = first.action_debug()
+        self.assertEqual(self.env["devops.debug.wizard"].browse(action["res_id"]).frame_ids.line, 4)
+        self.assertEqual(first.source_context()[0]["blame"]["author"], "Ada")
+
+
+@tagged("post_install", "-at_install")
+class TestDebug(DebugMixin, RunnerCase):
+    def test_debug_local(self):
+        self.check_debug(self.local_machine)
+
+    def test_debug_instance_requires_a_process(self):
+        workspace = self.make_workspace(name="Dbg", path=self.make_tempdir())
+        docker = self.env["devops.instance"].create(
+            {"name": "Dock", "workspace_id": workspace.id, "kind": "docker", "image": "x:1"}
+        )
+        with self.assertRaises(UserError):
+            docker.debug_start()
+        odoo = self.env["devops.instance"].create(
+            {
+                "name": "Odoo debug",
+                "workspace_id": workspace.id,
+                "start_command": "echo odoo --http-port {port} -d {database}",
+                "database": "db1",
+            }
+        )
+        run = self.Exec.browse(odoo.debug_start(test_tags="/my_module"))
+        self.run_all()
+        self.assertEqual(
+            run.output,
+            f"odoo --http-port {odoo.port} -d db1 --dev=all --log-level=debug --test-enable "
+            "--test-tags /my_module --stop-after-init\n",
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestDebugSSH(DebugMixin, SSHCase):
+    def test_debug_over_ssh(self):
+        self.ssh_machine.action_test_connection()
+        self.ssh_machine.action_accept_host_key()
+        self.check_debug(self.ssh_machine)

@@ -62,7 +62,7 @@ class TestMenus(HttpCase):
         self.authenticate("admin", "admin")
         menus = self._menus("admin")
         leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
-        self.assertEqual(len(leaves), 6 + 5 + 3 + 4 + 3 + 2)
+        self.assertEqual(len(leaves), 6 + 5 + 4 + 4 + 3 + 2)
         for leaf in leaves:
             with self.subTest(menu=leaf["xmlid"]):
                 self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")

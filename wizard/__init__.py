@@ -1,2 +1,3 @@
 from . import devops_exec_wizard
 from . import devops_code_wizard
+from . import devops_debug_wizard

@@ -126,3 +126,13 @@ def test_author_checked():
         with pytest.raises(git.GitInputError):
             git.check_author(bad)
     assert os.path.basename(git.check_author(AUTHOR)) == AUTHOR
+
+
+def test_source_excerpt(tmp_path):
+    path = tmp_path / "x; $(touch PWNED).py"
+    path.write_text("".join(f"line {i}\n" for i in range(1, 21)))
+    _, out = run(git.source_argv(str(path), 10, around=2), tmp_path)
+    assert git.parse_source(out) == [(n, f"line {n}") for n in range(8, 13)]
+    _, out = run(git.source_argv(str(path), 1, around=2), tmp_path)
+    assert [n for n, _ in git.parse_source(out)] == [1, 2, 3]
+    assert not (tmp_path / "PWNED").exists()
