@@ -165,6 +165,55 @@ def push_argv(has_upstream=True):
     return ["git", "push", "--set-upstream", "origin", "HEAD"]
 
 
+def head_argv():
+    """The current commit and branch ("HEAD" when detached), one per line."""
+    return ["/bin/sh", "-c", "git rev-parse HEAD && git rev-parse --abbrev-ref HEAD"]
+
+
+def checkout_argv(ref=None):
+    """Fetch, then go to ``ref`` (a branch follows its upstream, fast-forward only), or pull
+    the current branch (fast-forward only) when no ref is given."""
+    if not ref:
+        return ["git", "pull", "--ff-only"]
+    check_ref_name(ref)
+    script = (
+        "git fetch --quiet --all --tags --prune || exit $?\n"
+        'git checkout --quiet "$1" || exit $?\n'
+        "if git rev-parse --abbrev-ref --symbolic-full-name '@{u}' >/dev/null 2>&1; then\n"
+        "    git merge --ff-only --quiet '@{u}' || exit $?\n"
+        "fi\n"
+        "git log --max-count=1 --format='now at %h %s'\n"
+    )
+    return ["/bin/sh", "-c", script, "devops-checkout", ref]
+
+
+def changed_argv(old, new):
+    return ["git", "diff", "--name-only", "-z", f"{old}..{new}", "--"]
+
+
+def modules_argv(paths):
+    """The Odoo modules (folders with a __manifest__.py) holding ``paths``, one per line."""
+    script = (
+        'for f in "$@"; do d=$(dirname -- "$f"); '
+        'while [ "$d" != "." ] && [ "$d" != "/" ]; do '
+        '[ -f "$d/__manifest__.py" ] && { basename -- "$d"; break; }; d=$(dirname -- "$d"); '
+        "done; done | sort -u"
+    )
+    return ["/bin/sh", "-c", script, "devops-modules", *paths]
+
+
+def rollback_argv(branch, commit):
+    """Back to ``branch`` (or a detached ``commit``) reset hard at ``commit``."""
+    if not re.fullmatch(r"[0-9a-f]{7,40}", commit or ""):
+        raise GitInputError(f"Not a commit id: {commit}")
+    target = commit if branch in (None, "", "HEAD") else check_ref_name(branch)
+    script = (
+        'git checkout --quiet "$1" && git reset --quiet --hard "$2" '
+        '&& git log -1 --format="back at %h %s"'
+    )
+    return ["/bin/sh", "-c", script, "devops-rollback", target, commit]
+
+
 def todo_grep_argv():
     return ["git", "grep", "-n", "-I", "-z", "-E", r"\b(TODO|FIXME|XXX|HACK)\b"]
 

@@ -9,4 +9,5 @@ from . import devops_instance_backup
 from . import devops_exec
 from . import devops_exec_error
 from . import devops_code_todo
+from . import devops_update
 from . import res_config_settings

@@ -77,6 +77,8 @@ class DevopsExec(models.Model):
     )
     stage_id = fields.Many2one("devops.stage", readonly=True, index=True)
     instance_id = fields.Many2one("devops.instance", readonly=True, index=True)
+    update_id = fields.Many2one("devops.update", readonly=True, index=True)
+    update_step = fields.Char(readonly=True)
     instance_action = fields.Selection(
         [
             ("start", "Start"),
@@ -494,6 +496,8 @@ class DevopsExec(models.Model):
         self.write(values)
         if self.instance_id:
             self.instance_id._on_run_finished(self)
+        if self.update_id:
+            self.update_id._on_step_done(self)
         found = error_parser.parse(text)
         self.env["devops.exec.error"].create(
             [

@@ -17,7 +17,7 @@ import shlex
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..engine import probe, service, validation
+from ..engine import git, probe, service, validation
 from ..engine.executor import ExecError, RunSpec
 from ..engine.output import Capture
 from .utils import open_action
@@ -326,6 +326,48 @@ class DevopsInstance(models.Model):
             workspace=self.workspace_id,
             instance=self,
         )
+
+    def update(self, ref=None, modules=None, pip_command=None, update_command=None, health_wait=60):
+        """Update this instance (see devops.update); returns the devops.update id.
+
+        ``ref``: branch, tag or commit (None: pull); ``modules``: comma-separated (None: the
+        modules whose files changed); ``update_command``: with {modules}, default the start
+        command with -u {modules} --stop-after-init."""
+        self.ensure_one()
+        Update = self.env["devops.update"]
+        if update_command is None:
+            update_command = Update._default_update_command(self)
+        if ref:
+            try:
+                git.check_ref_name(ref)
+            except git.GitInputError as error:
+                raise UserError(str(error)) from error
+        update = Update.sudo().create(
+            {
+                "instance_id": self.id,
+                "user_id": self.env.user.id,
+                "ref": ref or False,
+                "modules": modules or False,
+                "pip_command": pip_command
+                if pip_command is not None
+                else "python3 -m pip install -r requirements.txt",
+                "update_command": update_command or False,
+                "health_wait": health_wait,
+            }
+        )
+        update._start()
+        return update.id
+
+    def action_open_update_wizard(self):
+        self.ensure_one()
+        wizard = self.env["devops.update.wizard"].create({"instance_id": self.id})
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "devops.update.wizard",
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
 
     def action_open_debug_wizard(self):
         self.ensure_one()

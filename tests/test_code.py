@@ -1,8 +1,12 @@
+import contextlib
 import os
+import signal
 import subprocess
 
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+
+from odoo.addons.erplibre_devops.engine.testing import free_port, write_health_server
 
 from .common import RunnerCase, SSHCase
 
@@ -240,3 +244,151 @@ class TestDebugSSH(DebugMixin, SSHCase):
         self.ssh_machine.action_test_connection()
         self.ssh_machine.action_accept_host_key()
         self.check_debug(self.ssh_machine)
+
+
+class UpdateMixin(GitMixin):
+    """An instance of the tests' HTTP service, run from a git checkout, updated for real."""
+
+    def machine(self):
+        return self.local_machine
+
+    def setUp(self):
+        super().setUp()
+        base = self.make_tempdir()
+        self.remote, self.clone = self.make_repos(base)
+        write_health_server(self.clone)
+        self.write_file(os.path.join(self.clone, "requirements.txt"), "# none\n")
+        self.git("add", ".", cwd=self.clone)
+        self.git("commit", "-q", "-m", "service", cwd=self.clone)
+        self.git("push", "-q", cwd=self.clone)
+        self.other = os.path.join(base, "other")
+        self.git("clone", "-q", self.remote, self.other)
+        workspace = self.make_workspace(name=f"Upd {base}", path=self.clone, machine=self.machine())
+        self.instance = self.env["devops.instance"].create(
+            {
+                "name": f"Updated {base}",
+                "workspace_id": workspace.id,
+                "port": free_port(),
+                "start_command": "python3 -u health_server.py {port}",
+                "restart_backoff": 0,
+                "auto_restart": False,
+            }
+        )
+        self.addCleanup(self._kill, self.instance._paths()[0])
+        self.instance.action_start()
+        self.run_all()
+        self.instance._operate()
+        self.assertEqual(self.instance.state, "running")
+
+    @staticmethod
+    def _kill(pid_file):
+        with contextlib.suppress(OSError, ValueError):
+            with open(pid_file, encoding="ascii") as pids:
+                os.killpg(int(pids.read()), signal.SIGKILL)
+
+    def push_from_other(self, path, text, message):
+        self.write_file(os.path.join(self.other, path), text)
+        self.git("add", path, cwd=self.other)
+        self.git("commit", "-q", "-m", message, cwd=self.other)
+        self.git("push", "-q", cwd=self.other)
+        return self.git("rev-parse", "HEAD", cwd=self.other).strip()
+
+    def head(self):
+        return self.git("rev-parse", "HEAD", cwd=self.clone).strip()
+
+    def check_update_pull_pip_modules_restart_health(self):
+        os.makedirs(os.path.join(self.other, "my_module"))
+        self.push_from_other("my_module/__manifest__.py", "{}\n", "manifest")
+        self.push_from_other("my_module/models.py", "x = 1\n", "module")
+        new = self.push_from_other("requirements.txt", "# still none\n", "requirements")
+        old = self.head()
+        update = self.env["devops.update"].browse(
+            self.instance.update(
+                pip_command="echo pip was run",
+                update_command="echo updating {modules}",
+                health_wait=20,
+            )
+        )
+        self.run_all()
+        self.assertEqual(update.state, "done", update.message)
+        self.assertEqual((update.old_commit, update.new_commit), (old, new))
+        self.assertEqual(self.head(), new)
+        self.assertEqual(update.modules, "my_module")
+        steps = update.exec_ids.sorted("id")
+        self.assertEqual(steps.mapped("update_step"), ["checkout", "pip", "modules", "restart"])
+        self.assertEqual(set(steps.mapped("stage_id.code")), {"deploy"})
+        self.assertEqual(steps[1].output, "pip was run\n")
+        self.assertEqual(steps[2].output, "updating my_module\n")
+        self.assertEqual(self.instance.state, "running")
+
+    def check_failed_health_rolls_back(self):
+        old = self.head()
+        broken = "import sys\nsys.exit('broken on purpose')\n"
+        self.push_from_other("health_server.py", broken, "break it")
+        update = self.env["devops.update"].browse(
+            self.instance.update(update_command="", health_wait=3)
+        )
+        self.run_all()
+        self.assertEqual(update.state, "rolled_back", update.message)
+        self.assertEqual(update.failed_step, "restart")
+        self.assertEqual(self.head(), old)
+        self.assertIn("Rolled back", update.message)
+        self.instance._operate()
+        self.assertEqual(self.instance.state, "running")
+
+    def check_failed_step_says_which(self):
+        update = self.env["devops.update"].browse(self.instance.update(ref="no-such-branch"))
+        self.run_all()
+        self.assertEqual((update.state, update.failed_step), ("failed", "checkout"))
+        self.assertIn("no-such-branch", update.message)
+        with self.assertRaises(UserError):
+            self.instance.update(ref="--upload-pack=touch /tmp/PWNED")
+        self.assertEqual(self.instance.state, "running")
+
+    def _wizard_update(self):
+        self.push_from_other("notes.txt", "hello\n", "notes")
+        wizard = self.env["devops.update.wizard"].create({"instance_id": self.instance.id})
+        self.assertEqual(
+            wizard.update_command,
+            f"python3 -u health_server.py {self.instance.port} -u {{modules}} --stop-after-init",
+        )
+        action = wizard.action_run()
+        self.run_all()
+        update = self.env["devops.update"].browse(action["res_id"])
+        self.assertEqual(update.state, "done", update.message)
+
+
+@tagged("post_install", "-at_install")
+class TestUpdate(UpdateMixin, RunnerCase):
+    # Odoo's loader runs the test methods a class defines itself, not a mixin's.
+    def test_update_pull_pip_modules_restart_health(self):
+        self.check_update_pull_pip_modules_restart_health()
+
+    def test_failed_health_rolls_back(self):
+        self.check_failed_health_rolls_back()
+
+    def test_failed_step_says_which(self):
+        self.check_failed_step_says_which()
+
+    def test_update_wizard(self):
+        self._wizard_update()
+
+
+@tagged("post_install", "-at_install")
+class TestUpdateSSH(UpdateMixin, SSHCase):
+    """The same updates on a workspace reached over the test sshd."""
+
+    def machine(self):
+        if not self.ssh_machine.host_key:
+            self.ssh_machine.action_test_connection()
+            self.ssh_machine.action_accept_host_key()
+        return self.ssh_machine
+
+    def test_update_pull_pip_modules_restart_health(self):
+        self.check_update_pull_pip_modules_restart_health()
+
+    def test_failed_health_rolls_back(self):
+        self.check_failed_health_rolls_back()
+
+    def test_update_wizard_over_ssh(self):
+        self._wizard_update()

@@ -64,7 +64,7 @@ WALK_MENUS_JS = r"""
     try {
         await waitFor(() => document.querySelector(".o_main_navbar"), "the navbar");
         for (const [code, name] of STAGES) {
-            if (["code", "operate", "monitor"].includes(code)) {
+            if (["code", "deploy", "operate", "monitor"].includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
                 await clickMenu(section + "_stage", section);
             } else {
@@ -84,6 +84,18 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_instance", "erplibre_devops.menu_devops");
         await waitFor(() => text(".o_breadcrumb").includes("Instances")
             && document.querySelector(".o_list_view, .o_view_nocontent"), "the Instances list");
+        const dialogs = [["menu_code_wizard", "workspace_id"], ["menu_code_debug", "mode"]];
+        for (const [menu, field] of dialogs) {
+            await clickMenu("erplibre_devops." + menu, "erplibre_devops.menu_code");
+            await waitFor(() => document.querySelector(`.modal .o_field_widget[name="${field}"]`),
+                "the dialog of " + menu);
+            document.querySelector(".modal .btn-close").click();
+            await waitFor(() => !document.querySelector(".modal"), "the dialog to close");
+        }
+        await clickMenu("erplibre_devops.menu_code_todo", "erplibre_devops.menu_code");
+        await waitFor(() => text(".o_breadcrumb").includes("TODOs"), "the TODOs");
+        await clickMenu("erplibre_devops.menu_deploy_update", "erplibre_devops.menu_deploy");
+        await waitFor(() => text(".o_breadcrumb").includes("Updates"), "the updates");
         await clickMenu("erplibre_devops.menu_operate_instance", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Live state"), "the live state");
         await clickMenu("erplibre_devops.menu_operate_incident", "erplibre_devops.menu_operate");
