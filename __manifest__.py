@@ -10,7 +10,7 @@
     "application": True,
     "depends": ["base", "web"],
     "external_dependencies": {
-        "python": ["paramiko", "git", "docker", "psutil"],
+        "python": ["paramiko", "docker", "psutil"],
     },
     "data": [
         "security/devops_security.xml",
