@@ -44,6 +44,7 @@ from ..engine import git
 from ..engine.executor import ExecError, RunSpec, script_argv
 from ..engine.local import process_alive
 from ..engine.output import STDERR, Capture
+from .utils import form_action
 
 _logger = logging.getLogger(__name__)
 
@@ -350,14 +351,7 @@ class DevopsExec(models.Model):
 
     @api.model
     def _action_open(self, run_id):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "devops.exec",
-            "res_id": run_id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return form_action(self.browse(run_id), target="current")
 
     # --- Runner --------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from odoo.exceptions import UserError, ValidationError
 from ..engine import git, probe, service, validation
 from ..engine.executor import ExecError, RunSpec
 from ..engine.output import Capture
-from .utils import open_action
+from .utils import form_action, open_action
 
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
 PARAM = "erplibre_devops."
@@ -360,14 +360,7 @@ class DevopsInstance(models.Model):
 
     def action_open_update_wizard(self):
         self.ensure_one()
-        wizard = self.env["devops.update.wizard"].create({"instance_id": self.id})
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "devops.update.wizard",
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
+        return form_action(self.env["devops.update.wizard"].create({"instance_id": self.id}))
 
     def action_open_debug_wizard(self):
         self.ensure_one()

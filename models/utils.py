@@ -14,3 +14,18 @@ def open_action(env, xmlid, domain, context=None):
     if context is not None:
         action["context"] = context
     return action
+
+
+def form_action(record, name=None, target="new"):
+    """Open ``record`` in its form: a wizard reopened in its dialog, or a record."""
+    action = {
+        "type": "ir.actions.act_window",
+        "res_model": record._name,
+        "res_id": record.id,
+        "view_mode": "form",
+        "views": [(False, "form")],
+        "target": target,
+    }
+    if name:
+        action["name"] = name
+    return action

@@ -11,6 +11,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import git
+from ..models.utils import form_action
 
 FILE_STATES = [
     ("staged", "Staged"),
@@ -57,14 +58,7 @@ class DevopsCodeWizard(models.TransientModel):
     last_result = fields.Html(readonly=True, sanitize=True)
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Code: %(name)s", name=self.workspace_id.name),
-        }
+        return form_action(self, self.env._("Code: %(name)s", name=self.workspace_id.name))
 
     def _say(self, run, what):
         ok = run.state == "done"

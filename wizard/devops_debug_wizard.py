@@ -7,6 +7,8 @@ import datetime
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from ..models.utils import form_action
+
 
 class DevopsDebugWizardFrame(models.TransientModel):
     _name = "devops.debug.wizard.frame"
@@ -40,14 +42,7 @@ class DevopsDebugWizard(models.TransientModel):
     frame_ids = fields.One2many("devops.debug.wizard.frame", "wizard_id", string="Errors")
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "target": "new",
-            "name": self.env._("Debug: %(name)s", name=self.workspace_id.name),
-        }
+        return form_action(self, self.env._("Debug: %(name)s", name=self.workspace_id.name))
 
     def action_run(self):
         self.ensure_one()

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..models.utils import form_action
+
 
 class DevopsUpdateWizard(models.TransientModel):
     """Update an instance to new code: see devops.update for the steps."""
@@ -40,10 +42,4 @@ class DevopsUpdateWizard(models.TransientModel):
             update_command=self.update_command or "",
             health_wait=self.health_wait,
         )
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "devops.update",
-            "res_id": update_id,
-            "view_mode": "form",
-            "target": "current",
-        }
+        return form_action(self.env["devops.update"].browse(update_id), target="current")
