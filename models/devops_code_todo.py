@@ -13,7 +13,7 @@ class DevopsCodeTodo(models.Model):
         "devops.workspace", required=True, ondelete="cascade", index=True, readonly=True
     )
     file = fields.Char(required=True, readonly=True)
-    line = fields.Integer(required=True, readonly=True)
+    line = fields.Integer(required=True, readonly=True, aggregator=None)
     kind = fields.Selection(
         [("TODO", "TODO"), ("FIXME", "FIXME"), ("XXX", "XXX"), ("HACK", "HACK")],
         required=True,

@@ -72,7 +72,7 @@ class DevopsExec(models.Model):
     env_vars = fields.Text(
         string="Environment (JSON)", readonly=True, help="Variables added to the environment."
     )
-    timeout = fields.Integer(string="Timeout (s)", readonly=True)
+    timeout = fields.Integer(string="Timeout (s)", readonly=True, aggregator=None)
     user_id = fields.Many2one(
         "res.users", string="Run by", required=True, readonly=True, index=True
     )
@@ -109,7 +109,7 @@ class DevopsExec(models.Model):
         readonly=True,
         index=True,
     )
-    exit_code = fields.Integer(readonly=True)
+    exit_code = fields.Integer(readonly=True, aggregator=None)
     signal_name = fields.Char(string="Signal", readonly=True, help="The signal that ended it.")
     date_start = fields.Datetime(string="Started", readonly=True)
     date_end = fields.Datetime(string="Ended", readonly=True)
@@ -126,8 +126,8 @@ class DevopsExec(models.Model):
     error_count = fields.Integer(compute="_compute_error_count", store=True)
     cancel_requested = fields.Boolean(readonly=True, copy=False)
     runner_host = fields.Char(readonly=True, copy=False)
-    runner_pid = fields.Integer(readonly=True, copy=False)
-    process_pid = fields.Integer(readonly=True, copy=False)
+    runner_pid = fields.Integer(readonly=True, aggregator=None, copy=False)
+    process_pid = fields.Integer(readonly=True, aggregator=None, copy=False)
     process_start = fields.Float(readonly=True, copy=False)
 
     @api.depends("error_ids")

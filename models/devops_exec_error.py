@@ -21,7 +21,7 @@ class DevopsExecError(models.Model):
     )
     message = fields.Text(required=True)
     file = fields.Char()
-    line = fields.Integer()
+    line = fields.Integer(aggregator=None)
     count = fields.Integer(default=1, help="How many times the run printed it.")
     fingerprint = fields.Char(
         index=True, help="The same error in other runs has the same fingerprint."

@@ -119,10 +119,12 @@ class DevopsInstance(models.Model):
     restart_given_up = fields.Boolean(readonly=True, copy=False)
 
     last_check_date = fields.Datetime(string="Last check", readonly=True, copy=False)
-    last_http_status = fields.Integer(string="HTTP status", readonly=True, copy=False)
+    last_http_status = fields.Integer(
+        string="HTTP status", readonly=True, aggregator=None, copy=False
+    )
     last_latency_ms = fields.Float(string="Latency (ms)", readonly=True, copy=False)
     last_error = fields.Text(string="Last problem", readonly=True, copy=False)
-    pid = fields.Integer(string="PID", readonly=True, copy=False)
+    pid = fields.Integer(string="PID", readonly=True, aggregator=None, copy=False)
 
     exec_ids = fields.One2many("devops.exec", "instance_id", string="Runs")
     incident_ids = fields.One2many("devops.incident", "instance_id", string="Incidents")

@@ -41,7 +41,7 @@ class DevopsUpdate(models.Model):
     modules = fields.Char(readonly=True, help="Modules updated with -u (comma-separated).")
     pip_command = fields.Char(readonly=True)
     update_command = fields.Text(readonly=True)
-    health_wait = fields.Integer(string="Health wait (s)", readonly=True)
+    health_wait = fields.Integer(string="Health wait (s)", readonly=True, aggregator=None)
     state = fields.Selection(
         [
             ("running", "Running"),
