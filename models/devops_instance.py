@@ -20,6 +20,7 @@ from odoo.exceptions import UserError, ValidationError
 from ..engine import git, probe, service, validation
 from ..engine.executor import ExecError, RunSpec
 from ..engine.output import Capture
+from .devops_update import MODULES
 from .utils import form_action, open_action
 
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
@@ -344,6 +345,15 @@ class DevopsInstance(models.Model):
                 git.check_ref_name(ref)
             except git.GitInputError as error:
                 raise UserError(str(error)) from error
+        if modules:
+            modules = ",".join(name.strip() for name in modules.split(",") if name.strip())
+            if not MODULES.match(modules):
+                raise UserError(
+                    self.env._(
+                        "'%(modules)s' is not a list of module names, such as sale,stock.",
+                        modules=modules,
+                    )
+                )
         update = Update.sudo().create(
             {
                 "instance_id": self.id,

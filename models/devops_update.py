@@ -8,12 +8,17 @@ before and the instance restarts.  "Roll back" does the same by hand.  Caveat: a
 restores the code, not a database already upgraded by the new code.
 """
 
+import re
+import shlex
 import time
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import git, probe, service
+
+MODULE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+MODULES = re.compile(r"^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$")
 
 STEPS = [
     ("checkout", "Checkout"),
@@ -131,10 +136,11 @@ class DevopsUpdate(models.Model):
         modules = self.modules
         if not modules and changed:
             found = self._git_now(git.modules_argv(changed)) or ""
-            modules = ",".join(found.split())
+            # Folder names come from the repository: only real module names go further.
+            modules = ",".join(name for name in found.splitlines() if MODULE_NAME.match(name))
             self.modules = modules or False
         if modules and self.update_command:
-            command = self.update_command.replace("{modules}", modules)
+            command = self.update_command.replace("{modules}", shlex.quote(modules))
             return self._queue("modules", ["/bin/sh", "-c", command])
         return self._queue("restart", self.instance_id._restart_argv(), "restart")
 

@@ -300,6 +300,11 @@ class UpdateMixin(GitMixin):
         os.makedirs(os.path.join(self.other, "my_module"))
         self.push_from_other("my_module/__manifest__.py", "{}\n", "manifest")
         self.push_from_other("my_module/models.py", "x = 1\n", "module")
+        # A folder whose name is a shell command is no module name: never reaches the shell.
+        hostile = "x;touch PWNED"
+        os.makedirs(os.path.join(self.other, hostile))
+        self.push_from_other(f"{hostile}/__manifest__.py", "{}\n", "hostile manifest")
+        self.push_from_other(f"{hostile}/models.py", "y = 1\n", "hostile module")
         new = self.push_from_other("requirements.txt", "# still none\n", "requirements")
         old = self.head()
         update = self.env["devops.update"].browse(
@@ -319,6 +324,7 @@ class UpdateMixin(GitMixin):
         self.assertEqual(set(steps.mapped("stage_id.code")), {"deploy"})
         self.assertEqual(steps[1].output, "pip was run\n")
         self.assertEqual(steps[2].output, "updating my_module\n")
+        self.assertFalse(os.path.exists(os.path.join(self.clone, "PWNED")))
         self.assertEqual(self.instance.state, "running")
 
     def check_failed_health_rolls_back(self):
@@ -343,6 +349,8 @@ class UpdateMixin(GitMixin):
         self.assertIn("no-such-branch", update.message)
         with self.assertRaises(UserError):
             self.instance.update(ref="--upload-pack=touch /tmp/PWNED")
+        with self.assertRaises(UserError):
+            self.instance.update(modules="sale;touch /tmp/PWNED")
         self.assertEqual(self.instance.state, "running")
 
     def _wizard_update(self):
