@@ -25,7 +25,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${ERPLIBRE_DEVOPS_WORK:-$HERE/.work}
-CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/erplibre_devops
+CACHE=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/erplibre_devops
 DB=${DB:-erplibre_devops}
 TEST_DB=${TEST_DB:-erplibre_devops_test}
 HTTP_PORT=${HTTP_PORT:-8069}
