@@ -107,7 +107,9 @@ WALK_MENUS_JS = r"""
             document.querySelector(".o_devops_sparkline svg polyline"), "the dashboard's graph");
         document.querySelector(".o_data_row .o_data_cell").click();
         await waitFor(() => fieldValue("name") === "Walked instance" &&
-            document.querySelector(".o_form_view .o_devops_sparkline svg"), "the instance form");
+            document.querySelector(".o_form_view .o_devops_sparkline svg") &&
+            document.querySelector('.o_form_view .o_field_widget[name="last_check_date"]'),
+            "the instance form");
         await clickMenu("erplibre_devops.menu_monitor_check", "erplibre_devops.menu_monitor");
         await waitFor(() => document.querySelector(".o_graph_view"), "the history graph");
         await clickMenu("erplibre_devops.menu_config_stage", "erplibre_devops.menu_config");
