@@ -4,10 +4,11 @@
  * the record is reloaded every few seconds, so an instance's state, last check and
  * incidents follow what the operate cron finds without a page reload.
  */
-import {Component, onMounted, onWillUnmount} from "@odoo/owl";
+import {Component} from "@odoo/owl";
 import {formatDateTime} from "@web/core/l10n/dates";
 import {registry} from "@web/core/registry";
 import {standardFieldProps} from "@web/views/fields/standard_field_props";
+import {useRecordRefresh} from "../record_refresh";
 
 const REFRESH_MS = 10000;
 
@@ -16,29 +17,12 @@ export class AutoRefreshField extends Component {
     static props = {...standardFieldProps};
 
     setup() {
-        this.loading = false;
-        onMounted(() => {
-            this.timer = setInterval(() => this.refresh(), REFRESH_MS);
-        });
-        onWillUnmount(() => clearInterval(this.timer));
+        useRecordRefresh(() => this.props.record, REFRESH_MS);
     }
 
     get text() {
         const value = this.props.record.data[this.props.name];
         return value ? formatDateTime(value) : "";
-    }
-
-    async refresh() {
-        const record = this.props.record;
-        if (this.loading || record.dirty || !record.resId || document.hidden) {
-            return;
-        }
-        this.loading = true;
-        try {
-            await record.load();
-        } finally {
-            this.loading = false;
-        }
     }
 }
 

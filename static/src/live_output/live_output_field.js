@@ -6,9 +6,10 @@
  * is reloaded (so the state, exit code and errors follow too); the view stays scrolled to
  * the end unless the user scrolled up to read.
  */
-import {Component, onMounted, onPatched, onWillUnmount, useRef} from "@odoo/owl";
+import {Component, onMounted, onPatched, useRef} from "@odoo/owl";
 import {registry} from "@web/core/registry";
 import {standardFieldProps} from "@web/views/fields/standard_field_props";
+import {useRecordRefresh} from "../record_refresh";
 
 const LIVE_STATES = ["queued", "running"];
 const REFRESH_MS = 1000;
@@ -20,13 +21,9 @@ export class LiveOutputField extends Component {
     setup() {
         this.pre = useRef("pre");
         this.follow = true;
-        this.loading = false;
-        onMounted(() => {
-            this.scrollToEnd();
-            this.timer = setInterval(() => this.refresh(), REFRESH_MS);
-        });
+        onMounted(() => this.scrollToEnd());
         onPatched(() => this.scrollToEnd());
-        onWillUnmount(() => clearInterval(this.timer));
+        useRecordRefresh(() => this.props.record, REFRESH_MS, () => this.live);
     }
 
     get live() {
@@ -35,19 +32,6 @@ export class LiveOutputField extends Component {
 
     get text() {
         return this.props.record.data[this.props.name] || "";
-    }
-
-    async refresh() {
-        const record = this.props.record;
-        if (!this.live || this.loading || record.dirty || !record.resId) {
-            return;
-        }
-        this.loading = true;
-        try {
-            await record.load();
-        } finally {
-            this.loading = false;
-        }
     }
 
     onScroll() {
