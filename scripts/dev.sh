@@ -80,8 +80,10 @@ ensure_venv() {
     echo 'setuptools<70' >"$constraint"
     # python-ldap needs LDAP headers and only serves auth_ldap, which this tree never loads.
     grep -v '^python-ldap' "$ODOO/requirements.txt" >"$req"
-    PIP_CONSTRAINT=$constraint "$VENV/bin/pip" install --quiet --upgrade pip 'setuptools<70' wheel
-    PIP_CONSTRAINT=$constraint "$VENV/bin/pip" install --quiet -r "$req" \
+    # pip >= 25.3 applies constraints to build environments only through PIP_BUILD_CONSTRAINT.
+    export PIP_CONSTRAINT=$constraint PIP_BUILD_CONSTRAINT=$constraint
+    "$VENV/bin/pip" install --quiet --upgrade pip 'setuptools<70' wheel
+    "$VENV/bin/pip" install --quiet -r "$req" \
       -r "$HERE/requirements.txt" -r "$HERE/requirements-dev.txt" ||
       die "pip could not install the requirements (see above)."
     touch "$VENV/.complete"
