@@ -2,7 +2,7 @@
     "name": "ERPLibre DevOps",
     "summary": "Plan, code, build, test, release, deploy, operate and monitor Odoo "
     "instances on your own machines",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Productivity/DevOps",
     "author": "ERPLibre DevOps contributors",
     "website": "https://github.com/ERPLibre/erplibre_devops",

@@ -8,7 +8,12 @@ a few times a second (the caller's hook to flush progress and to ask for a stop)
 :class:`RunResult`: exit code or signal, duration, and why it stopped.
 
 On timeout or cancel the whole process tree is stopped: SIGTERM, then SIGKILL after
-``KILL_GRACE`` seconds.
+``KILL_GRACE`` seconds.  A run with a ``token`` has it in its environment as
+``DEVOPS_RUN_TOKEN``; every process it starts inherits it, even one that left the process
+group and the session (``setsid``, a daemon's double fork), so stopping a run also signals
+every process of the machine that carries its token (``kill_marked_argv``; the local
+executor reads /proc through psutil).  That is also how the processes of a run whose runner
+died are found and stopped later.
 """
 
 import dataclasses
@@ -17,12 +22,25 @@ import signal
 import time
 
 from . import validation
+from .output import Capture
 
 KILL_GRACE = 2.0
 POLL_INTERVAL = 0.1
 MAX_ARG_BYTES = 128 * 1024  # Linux refuses one argument longer than this (MAX_ARG_STRLEN)
 MAX_ARGV_BYTES = 1024 * 1024
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TOKEN = re.compile(r"[0-9a-f]{16,64}")
+TOKEN_VAR = "DEVOPS_RUN_TOKEN"  # noqa: S105 - a variable name, not a password
+
+# $1 token, $2 signal name: signal every process whose environment holds the token
+# (Linux /proc; GNU grep's -z reads the NUL-separated environ files).
+_KILL_MARKED = r"""
+grep -lzxF "DEVOPS_RUN_TOKEN=$1" /proc/[0-9]*/environ 2>/dev/null |
+while IFS=/ read -r _ _ pid _; do
+    [ "$pid" = "$$" ] || kill -"$2" "$pid" 2>/dev/null
+done
+exit 0
+"""
 
 
 class ExecError(Exception):
@@ -34,12 +52,31 @@ def script_argv(script, shell="/bin/sh"):
     return [shell, "-c", script]
 
 
+def check_token(token):
+    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
+        raise ExecError("A run token is 16 to 64 lowercase hexadecimal digits.")
+    return token
+
+
+def kill_marked_argv(token, sig=signal.SIGKILL):
+    """argv that signals every process carrying the run token ``token`` (any executor)."""
+    name = signal.Signals(sig).name.removeprefix("SIG")
+    return ["/bin/sh", "-c", _KILL_MARKED, "devops-kill", check_token(token), name]
+
+
 @dataclasses.dataclass
 class RunSpec:
     argv: list
     cwd: str | None = None
     env: dict = dataclasses.field(default_factory=dict)
     timeout: float | None = None
+    token: str | None = None  # marks every process of the run (see the module docstring)
+
+    def environment(self):
+        """The variables added to the command's environment, the token's included."""
+        if not self.token:
+            return dict(self.env)
+        return {**self.env, TOKEN_VAR: self.token}
 
     def check(self):
         """Refuse what no executor should run; raises ExecError."""
@@ -61,16 +98,26 @@ class RunSpec:
         if total > MAX_ARGV_BYTES:
             raise ExecError("The command is over 1 MB long: put it in a script file and run it.")
         if self.cwd is not None:
+            if not isinstance(self.cwd, str):
+                raise ExecError("The working directory must be a path.")
             problem = validation.check_absolute_path(self.cwd)
             if problem:
                 raise ExecError(str(problem))
+        if not isinstance(self.env, dict):
+            raise ExecError("The environment must be a dictionary of variables.")
         for name, value in self.env.items():
-            if not _ENV_NAME.match(name):
+            if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
                 raise ExecError(f"'{name}' is not a valid environment variable name.")
             if "\x00" in str(value):
                 raise ExecError(f"The environment variable {name} contains a NUL character.")
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, int | float)
+            or not self.timeout > 0
+        ):
             raise ExecError("The timeout must be a positive number of seconds.")
+        if self.token is not None:
+            check_token(self.token)
 
 
 @dataclasses.dataclass
@@ -131,6 +178,11 @@ class Executor:
             self._kill(handle, signal.SIGKILL)
         result.duration = time.monotonic() - start
         return result
+
+    def kill_marked(self, token, sig=signal.SIGKILL):
+        """Signal every process of the machine that carries the run token ``token`` (the
+        processes of a run whose runner died)."""
+        self.run(RunSpec(kill_marked_argv(token, sig), timeout=20), Capture())
 
     def _start(self, spec):
         raise NotImplementedError

@@ -11,6 +11,7 @@ import re
 GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",  # never wait for a password on a terminal nobody watches
     "GIT_OPTIONAL_LOCKS": "0",  # status must not take the index lock
+    "GIT_LITERAL_PATHSPECS": "1",  # a file named ":(top)x" is a file, not magic
     "LC_ALL": "C",
 }
 TODO_WORDS = ("TODO", "FIXME", "XXX", "HACK")
@@ -25,7 +26,7 @@ class GitInputError(ValueError):
 
 def check_ref_name(name):
     """Refuse what git would read as an option or can never be a branch name."""
-    if not name or not name.strip():
+    if not isinstance(name, str) or not name.strip():
         raise GitInputError("The branch name is empty.")
     if name.startswith("-"):
         raise GitInputError(f"A branch name cannot start with '-': {name}")
@@ -37,7 +38,7 @@ def check_ref_name(name):
 
 
 def check_author(author):
-    if not re.match(r"^[^<>\n]+ <[^<>\s]+>$", author or ""):
+    if not isinstance(author, str) or not re.fullmatch(r"[^<>\x00-\x1f]+ <[^<>\s]+>", author):
         raise GitInputError("The author reads 'Name <email>'.")
     return author
 
@@ -151,7 +152,10 @@ def commit_argv(message, author, paths):
         raise GitInputError("The commit message is empty.")
     if not paths:
         raise GitInputError("Choose the files to commit.")
-    script = 'm=$1; a=$2; shift 2; git add -- "$@" && git commit --author="$a" -m "$m" -- "$@"'
+    script = (
+        'm=$1; a=$2; shift 2; git --literal-pathspecs add -- "$@" && '
+        'git --literal-pathspecs commit --author="$a" -m "$m" -- "$@"'
+    )
     return ["/bin/sh", "-c", script, "devops-commit", message, check_author(author), *paths]
 
 
@@ -218,14 +222,15 @@ def todo_grep_argv():
     return ["git", "grep", "-n", "-I", "-z", "-E", r"\b(TODO|FIXME|XXX|HACK)\b"]
 
 
+_GREP_ROW = re.compile(r"([^\0]*)\0(\d+)\0([^\n]*)(?:\n|\Z)")
+
+
 def parse_todo_grep(text):
-    """[(file, line, kind, text)] from ``git grep -n -z`` output."""
+    """[(file, line, kind, text)] from ``git grep -n -z`` output (``path NUL line NUL text
+    LF``: a path may hold a newline, never a NUL)."""
     found = []
-    for line in text.splitlines():
-        parts = line.split("\0", 2)
-        if len(parts) != 3:
-            continue
-        path, number, content = parts
+    for row in _GREP_ROW.finditer(text):
+        path, number, content = row.groups()
         match = _TODO.search(content)
         if match and number.isdigit():
             found.append((path, int(number), match.group(1), match.group(2).strip()[:500]))

@@ -2,7 +2,9 @@
 
 Each run starts in a new session (its own process group), with stdin closed, and its stdout
 and stderr read through a selector as they come.  Stopping a run signals the whole process
-group, and also every descendant psutil still sees (a child that left the group with setsid).
+group, every descendant psutil still sees (a child that left the group with setsid), and
+every process that carries the run's token in its environment (one that was re-parented
+after its parent exited: a daemon's double fork).
 """
 
 import contextlib
@@ -11,7 +13,7 @@ import selectors
 import signal
 import subprocess
 
-from .executor import ExecError, Executor
+from .executor import TOKEN_VAR, ExecError, Executor
 from .output import STDERR, STDOUT
 
 try:
@@ -23,8 +25,9 @@ CHUNK = 256 * 1024
 
 
 class _Handle:
-    def __init__(self, proc):
+    def __init__(self, proc, token=None):
         self.proc = proc
+        self.token = token
         self.selector = selectors.DefaultSelector()
         self.open = 0
         for pipe, name in ((proc.stdout, STDOUT), (proc.stderr, STDERR)):
@@ -41,7 +44,7 @@ class LocalExecutor(Executor):
 
     def _start(self, spec):
         env = dict(os.environ if self.base_env is None else self.base_env)
-        env.update({name: str(value) for name, value in spec.env.items()})
+        env.update({name: str(value) for name, value in spec.environment().items()})
         if spec.cwd is not None and not os.path.isdir(spec.cwd):
             raise ExecError(f"The directory {spec.cwd} does not exist on this machine.")
         try:
@@ -61,7 +64,7 @@ class LocalExecutor(Executor):
             raise ExecError(f"Permission denied: {error.filename or spec.argv[0]}") from error
         except OSError as error:
             raise ExecError(f"Could not start {spec.argv[0]}: {error.strerror}") from error
-        return _Handle(proc)
+        return _Handle(proc, spec.token)
 
     def _pump(self, handle, capture, timeout):
         if handle.open:
@@ -92,6 +95,11 @@ class LocalExecutor(Executor):
         for child in victims:
             with contextlib.suppress(psutil.Error):
                 child.send_signal(sig)
+        if handle.token:
+            kill_marked(handle.token, sig)
+
+    def kill_marked(self, token, sig=signal.SIGKILL):
+        kill_marked(token, sig)
 
     def _info(self, handle):
         info = {"pid": handle.proc.pid, "create_time": None}
@@ -114,6 +122,34 @@ class LocalExecutor(Executor):
         if handle.proc.poll() is None:
             self._kill(handle, signal.SIGKILL)
             handle.proc.wait()
+
+
+def marked_processes(token):
+    """The processes of this machine whose environment carries the run token ``token``."""
+    if psutil is None or not token:
+        return []
+    wanted = f"{TOKEN_VAR}={token}".encode()
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter():
+        if proc.pid == me:
+            continue
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as environ:
+                if wanted in environ.read().split(b"\0"):
+                    found.append(proc)
+        except OSError:
+            continue  # gone, or another user's
+    return found
+
+
+def kill_marked(token, sig=signal.SIGKILL):
+    """Signal every process carrying the run token; returns how many were signalled."""
+    victims = marked_processes(token)
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.send_signal(sig)
+    return len(victims)
 
 
 def process_alive(pid, create_time=None):

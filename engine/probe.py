@@ -46,7 +46,11 @@ def port_open(host, port, timeout=2.0):
 
 def http_get(url, timeout=5.0):
     """(status, latency ms, error): one GET, no redirects followed, body read and dropped."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return 0, 0.0, f"Not a valid URL: {url}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return 0, 0.0, f"Not an http(s) URL: {url}"
     connection_class = (
@@ -56,7 +60,7 @@ def http_get(url, timeout=5.0):
     if parts.query:
         path += "?" + parts.query
     start = time.perf_counter()
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
+    connection = connection_class(parts.hostname, port, timeout=timeout)
     try:
         connection.request("GET", path, headers={"User-Agent": "erplibre-devops-probe"})
         response = connection.getresponse()
@@ -69,18 +73,24 @@ def http_get(url, timeout=5.0):
         if isinstance(exc, TimeoutError | socket.timeout):
             return 0, latency, f"No answer from {url} within {timeout:g} s"
         return 0, latency, f"{url}: {exc.__class__.__name__}: {exc}"
+    except ValueError as exc:  # e.g. a control character in the path
+        return 0, 0.0, f"{url}: {exc}"
     finally:
         connection.close()
 
 
 def probe(host, port, health_url, timeout=5.0):
-    result = ProbeResult(port_open=port_open(host, port, min(timeout, 2.0)))
-    if not result.port_open:
-        result.error = f"Nothing answers on {host}:{port}."
+    """Port, then health URL; never raises: a problem is the result's ``error``."""
+    try:
+        result = ProbeResult(port_open=port_open(host, port, min(timeout, 2.0)))
+        if not result.port_open:
+            result.error = f"Nothing answers on {host}:{port}."
+            return result
+        if health_url:
+            result.http_status, result.latency_ms, result.error = http_get(health_url, timeout)
         return result
-    if health_url:
-        result.http_status, result.latency_ms, result.error = http_get(health_url, timeout)
-    return result
+    except Exception as error:
+        return ProbeResult(error=f"The check of {health_url or f'{host}:{port}'} failed: {error}")
 
 
 def probe_many(targets, timeout=5.0):

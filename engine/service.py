@@ -13,11 +13,21 @@ import re
 import shlex
 
 STATE_DIR = ".devops"
-_DATABASE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$")
-_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,254}$")
+_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,254}")
+
+# Run from the workspace: keep the state folder out of git's sight (a checkout's untracked
+# files), through the repository's own info/exclude, which nobody commits.
+_EXCLUDE_STATE = r"""
+ex=$(git rev-parse --git-path info/exclude 2>/dev/null) &&
+    { grep -qxF '.devops/' "$ex" 2>/dev/null ||
+      { mkdir -p -- "$(dirname -- "$ex")" && echo '.devops/' >> "$ex"; }; } 2>/dev/null
+"""
 
 # $1 command, $2 log file, $3 pid file; fails (with the log's tail) if the service dies at once.
-_START = r"""
+_START = (
+    _EXCLUDE_STATE
+    + r"""
 mkdir -p -- "$(dirname -- "$2")" || exit 1
 : > "$2"
 setsid nohup /bin/sh -c "$1" >> "$2" 2>&1 < /dev/null &
@@ -31,6 +41,7 @@ if ! kill -0 "$(cat "$3")" 2>/dev/null; then
 fi
 echo "started, pid $(cat "$3")"
 """
+)
 
 # $1 pid file: TERM the process group, KILL what is left of it after 5 s.
 # ("kill -TERM -PGID", not "kill -TERM -- -PGID": dash, Debian's sh, refuses the "--".)
@@ -67,13 +78,13 @@ echo "disk $(df -P / 2>/dev/null | awk 'NR == 2 {print $5}' | tr -d '%')"
 
 
 def check_database(name):
-    if name and not _DATABASE.match(name):
+    if name and (not isinstance(name, str) or not _DATABASE.fullmatch(name)):
         return f"'{name}' is not a valid database name: use letters, digits, '_', '.' and '-'."
     return None
 
 
 def check_image(image):
-    if not image or not _IMAGE.match(image):
+    if not isinstance(image, str) or not _IMAGE.fullmatch(image):
         return f"'{image or ''}' is not a valid image name, such as odoo:18 or registry/x:1.0."
     return None
 
@@ -155,7 +166,7 @@ def docker_status_argv(name):
 
 def backup_argv(database, path):
     """pg_dump in custom format to ``path``, then print its size in bytes."""
-    script = (
+    script = _EXCLUDE_STATE + (
         'mkdir -p -- "$(dirname -- "$2")" && pg_dump --format=custom --file="$2" -- "$1" '
         '&& echo "size $(wc -c < "$2")"'
     )

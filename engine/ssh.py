@@ -37,7 +37,7 @@ import time
 import paramiko
 
 from . import validation
-from .executor import ExecError, Executor
+from .executor import ExecError, Executor, kill_marked_argv
 from .output import STDERR, STDOUT
 
 PID_MARKER = b"\x1eDEVOPS-PID "
@@ -299,6 +299,17 @@ POOL = _Pool()
 # --- Executor ------------------------------------------------------------------------
 
 
+def run_quick(client, command, timeout=5):
+    """Run a short fixed command on a new channel of ``client``; its result is not read."""
+    with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
+        channel = client.get_transport().open_session(timeout=timeout)
+        channel.exec_command(command)
+        deadline = time.monotonic() + timeout
+        while not channel.exit_status_ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        channel.close()
+
+
 def remote_command(spec):
     """The command line sent to the remote login shell: fixed text, every value quoted."""
     lines = ["printf '\\036DEVOPS-PID %s\\n' \"$$\""]
@@ -307,7 +318,7 @@ def remote_command(spec):
         lines.append('cd -- "$1" || exit 126')
         lines.append("shift")
         values.append(spec.cwd)
-    for name, value in spec.env.items():  # names are checked identifiers (RunSpec.check)
+    for name, value in spec.environment().items():  # checked identifiers (RunSpec.check)
         lines.append(f'export {name}="$1"')
         lines.append("shift")
         values.append(str(value))
@@ -317,9 +328,10 @@ def remote_command(spec):
 
 
 class _Handle:
-    def __init__(self, client, channel):
+    def __init__(self, client, channel, token=None):
         self.client = client
         self.channel = channel
+        self.token = token
         self.pid = None
         self.head = b""  # stdout until the pid marker line is complete
 
@@ -339,7 +351,7 @@ class SSHExecutor(Executor):
             channel = client.get_transport().open_session(timeout=self.target.connect_timeout)
         channel.exit_signal = None
         channel.exec_command(remote_command(spec))
-        return _Handle(client, channel)
+        return _Handle(client, channel, spec.token)
 
     def _pump(self, handle, capture, timeout):
         channel = handle.channel
@@ -382,18 +394,17 @@ class SSHExecutor(Executor):
         capture.write(STDOUT, data)
 
     def _kill(self, handle, sig):
-        if not handle.pid:
-            handle.channel.close()
-            return
         name = signal.Signals(sig).name.removeprefix("SIG")
-        with contextlib.suppress(paramiko.SSHException, OSError, EOFError):
-            channel = handle.client.get_transport().open_session(timeout=5)
+        commands = []
+        if handle.pid:
             # "kill -SIG -PGID": the form every POSIX login shell takes (dash refuses "--").
-            channel.exec_command(f"kill -{name} -{int(handle.pid)} 2>/dev/null")
-            deadline = time.monotonic() + 5
-            while not channel.exit_status_ready() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            channel.close()
+            commands.append(f"kill -{name} -{int(handle.pid)} 2>/dev/null")
+        else:
+            handle.channel.close()
+        if handle.token:  # what left the process group (setsid, double fork)
+            commands.append(shlex.join(kill_marked_argv(handle.token, sig)))
+        if commands:
+            run_quick(handle.client, "; ".join(commands))
 
     def _status(self, handle):
         channel = handle.channel

@@ -14,6 +14,7 @@ import, SQL) is still refused before it reaches a process.
 # pylint: disable=prefer-env-translation
 import ipaddress
 import re
+import urllib.parse
 from typing import NamedTuple
 
 
@@ -35,9 +36,9 @@ def _problem(template, **params):
 
 
 # RFC 1123 host names: labels of letters, digits and inner hyphens.
-_HOST_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # POSIX portable user names (useradd's default rule), no leading hyphen.
-_USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?$")
+_USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -54,7 +55,7 @@ def check_port(port):
 
 def check_host(host):
     """A host name or an IP address, never something a command could read as an option."""
-    if not host or not host.strip():
+    if not isinstance(host, str) or not host.strip():
         return _problem(_("The host is empty: enter a host name or an IP address."))
     if host != host.strip():
         return _problem(_("The host has leading or trailing spaces: remove them."))
@@ -66,7 +67,7 @@ def check_host(host):
     if _is_ip_address(candidate):
         return None
     name = host[:-1] if host.endswith(".") else host
-    if len(name) > 253 or not all(_HOST_LABEL.match(label) for label in name.split(".")):
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
         return _problem(
             _(
                 "'%(host)s' is not a valid host name or IP address: use letters, digits, "
@@ -89,7 +90,7 @@ def check_user_name(user):
     """A login name on a remote machine."""
     if not user:
         return None
-    if not _USER_NAME.match(user):
+    if not isinstance(user, str) or not _USER_NAME.fullmatch(user):
         return _problem(
             _(
                 "'%(user)s' is not a valid user name: use letters, digits, '_', '.' "
@@ -102,7 +103,7 @@ def check_user_name(user):
 
 def check_absolute_path(path):
     """An absolute POSIX path with no NUL, no control character and no '..' segment."""
-    if not path:
+    if not isinstance(path, str) or not path:
         return _problem(_("The path is empty: enter an absolute path such as /home/odoo/erplibre."))
     if "\x00" in path:
         return _problem(_("The path contains a NUL character."))
@@ -124,3 +125,33 @@ def normalize_path(path):
     """Collapse repeated slashes and drop a trailing slash and '.' segments; keeps '/'."""
     parts = [p for p in path.split("/") if p not in ("", ".")]
     return "/" + "/".join(parts)
+
+
+def check_url(url):
+    """An http(s) URL with a host and, if given, a port from 1 to 65535; no spaces or
+    control characters."""
+    if not isinstance(url, str) or not url:
+        return _problem(_("The URL is empty."))
+    if _CONTROL.search(url) or " " in url:
+        return _problem(_("The URL may not contain spaces or control characters."))
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return _problem(
+            _(
+                "'%(url)s' is not a valid URL: write it like http://host:8069/web/health "
+                "(http or https, a host, an optional port from 1 to 65535)."
+            ),
+            url=url,
+        )
+    if port is not None and not 1 <= port <= 65535:
+        return _problem(
+            _("The port of '%(url)s' is out of range: use a number from 1 to 65535."), url=url
+        )
+    host = parts.hostname
+    if not _is_ip_address(host) and check_host(host):
+        return _problem(_("'%(url)s' does not name a valid host."), url=url)
+    return None

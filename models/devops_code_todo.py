@@ -5,6 +5,7 @@ class DevopsCodeTodo(models.Model):
     """A TODO, FIXME, XXX or HACK comment of a workspace, with who wrote it and when."""
 
     _name = "devops.code.todo"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Code TODO"
     _order = "workspace_id, file, line"
     _rec_name = "text"

@@ -4,7 +4,7 @@ How a run goes:
 
 1. ``_enqueue`` (behind ``exec_command`` and the wizard) creates a ``queued`` record and wakes
    the runner cron (``_trigger``); the web request returns at once.
-2. ``run_pending`` (the cron ``ir_cron_exec_runner``; tests call it directly) claims one
+2. ``_run_pending`` (the cron ``ir_cron_exec_runner``; tests call it directly) claims one
    queued record at a time with ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)``, so
    several workers or servers never run a record twice.  Before the claim is committed, the
    runner takes a PostgreSQL advisory lock on the record from a dedicated connection and
@@ -13,14 +13,20 @@ How a run goes:
    (head and tail) and reads ``cancel_requested`` in a short transaction of its own; no
    transaction stays open while a command runs.
 4. The final state, exit code or signal, duration, errors parsed from the output and, when
-   the output outgrew memory, the whole output as an attachment are written; then the
-   advisory lock is released.
+   the output outgrew memory, the whole output as an attachment are written and committed;
+   then, in a new transaction, the run's owners are told (``_notify_owner``: the instance for
+   its lifecycle runs, the record named by ``res_model``/``res_id``); an owner's exception is
+   logged and never changes the run's result.  Then the advisory lock is released.
 5. A ``running`` record whose advisory lock nobody holds has lost its runner (a killed worker,
-   a crashed server): the next pass marks it ``interrupted`` and, when it ran on this host,
-   kills the process group it left behind.
+   a crashed server): the next pass marks it ``interrupted``, stops every process that still
+   carries its token (``DEVOPS_RUN_TOKEN`` in their environment: those that left its process
+   group and session too, on this machine or over SSH) and tells its owners.
+
+Runs are private to their author unless shared (instance runs are); nobody creates, edits or
+deletes them through the ORM.  ``_run_pending`` is private: only the cron runs the runner.
 
 In production several runs go on at once (Settings: parallel runs, threads in the cron);
-in tests ``run_pending`` runs them one after the other in the calling thread.  When Odoo runs
+in tests ``_run_pending`` runs them one after the other in the calling thread.  When Odoo runs
 with workers, ``limit_time_real_cron`` must exceed the longest command timeout (or be 0).
 """
 
@@ -28,7 +34,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
+import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -44,7 +53,7 @@ from ..engine import git
 from ..engine.executor import ExecError, RunSpec, script_argv
 from ..engine.local import process_alive
 from ..engine.output import STDERR, Capture
-from .utils import form_action
+from .utils import arg_int, form_action
 
 _logger = logging.getLogger(__name__)
 
@@ -52,12 +61,14 @@ LOCK_CLASS = 0x0DE7  # first key of the runner's advisory locks (the second is t
 FINAL_STATES = ("done", "failed", "timeout", "cancelled", "interrupted")
 USER = "erplibre_devops.group_devops_user"
 MANAGER = "erplibre_devops.group_devops_manager"
+LOCAL = "erplibre_devops.group_devops_local_exec"
 FLUSH_INTERVAL = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600
 
 
 class DevopsExec(models.Model):
     _name = "devops.exec"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Execution"
     _order = "id desc"
     _rec_name = "command"
@@ -80,6 +91,21 @@ class DevopsExec(models.Model):
     instance_id = fields.Many2one("devops.instance", readonly=True, index=True)
     update_id = fields.Many2one("devops.update", readonly=True, index=True)
     update_step = fields.Char(readonly=True)
+    res_model = fields.Char(
+        string="Owner model", readonly=True, help="The model told when the run ends."
+    )
+    res_id = fields.Many2oneReference(string="Owner", model_field="res_model", readonly=True)
+    builtin = fields.Boolean(
+        string="Automatic",
+        readonly=True,
+        help="A command the app wrote (git, start, stop, update steps), not one a user typed.",
+    )
+    token = fields.Char(
+        readonly=True,
+        copy=False,
+        help="Marks every process of the run in its environment (DEVOPS_RUN_TOKEN), so "
+        "that cancel, timeout and recovery find the ones that left its process group.",
+    )
     instance_action = fields.Selection(
         [
             ("start", "Start"),
@@ -109,7 +135,12 @@ class DevopsExec(models.Model):
         readonly=True,
         index=True,
     )
-    exit_code = fields.Integer(readonly=True, aggregator=None)
+    exit_code = fields.Integer(
+        readonly=True,
+        aggregator=None,
+        default=-1,
+        help="-1: none (killed by a signal, or not started).",
+    )
     signal_name = fields.Char(string="Signal", readonly=True, help="The signal that ended it.")
     date_start = fields.Datetime(string="Started", readonly=True)
     date_end = fields.Datetime(string="Ended", readonly=True)
@@ -168,16 +199,27 @@ class DevopsExec(models.Model):
         action=None,
         env=None,
         now=False,
+        builtin=False,
+        owner=None,
     ):
         """Create a queued run for the current user and wake the runner; returns its id.
 
+        ``builtin``: a command the app wrote (git, instance lifecycle, update steps), which
+        users may run on this machine too; any other command on a machine of kind 'This
+        machine' needs the group "Run commands on the Odoo server".
+        ``owner``: a record told when the run ends (its ``_on_exec_done(run)``).
         ``now``: create it running instead, for ``_run_now`` to run in this transaction."""
         user = self.env.user
         if not self.env.su and not user.has_group(USER):
             raise AccessError(self.env._("Only DevOps users can run commands."))
+        if not isinstance(machine, models.BaseModel) or machine._name != "devops.machine":
+            raise UserError(self.env._("Choose the machine to run the command on."))
+        machine._ensure_one_existing()
         machine.check_access("read")
         if workspace:
             workspace.check_access("read")
+        if not builtin:
+            self._check_may_run_own_commands(machine)
         if isinstance(command, str):
             if not command.strip():
                 raise UserError(self.env._("The command is empty."))
@@ -185,16 +227,14 @@ class DevopsExec(models.Model):
             shown = command
         elif isinstance(command, list | tuple) and command:
             argv = list(command)
-            shown = " ".join(argv) if all(isinstance(a, str) for a in argv) else repr(argv)
+            if not all(isinstance(arg, str) for arg in argv):
+                raise UserError(self.env._("Every argument of the command must be text."))
+            shown = shlex.join(argv)
         else:
             raise UserError(self.env._("The command must be an argv list or a string."))
-        params = self.env["ir.config_parameter"].sudo()
-        if not timeout:
-            timeout = int(params.get_param("erplibre_devops.command_timeout", 600) or 600)
-        if not isinstance(timeout, int | float) or not 0 < timeout <= MAX_TIMEOUT:
-            raise UserError(
-                self.env._("The timeout must be from 1 to %(max)s seconds.", max=MAX_TIMEOUT)
-            )
+        if cwd is not None and cwd is not False and not isinstance(cwd, str):
+            raise UserError(self.env._("The working directory must be an absolute path."))
+        timeout = self._check_timeout(timeout)
         try:
             RunSpec(argv, cwd=cwd or None, env=env or {}, timeout=timeout).check()
         except ExecError as error:
@@ -206,7 +246,7 @@ class DevopsExec(models.Model):
                 "command": shown,
                 "argv": json.dumps(argv),
                 "cwd": cwd or False,
-                "timeout": int(timeout),
+                "timeout": timeout,
                 "user_id": user.id,
                 "stage_id": self._stage_from(stage).id,
                 "shared": bool(self.env.context.get("devops_exec_shared") or instance),
@@ -215,11 +255,45 @@ class DevopsExec(models.Model):
                 "env_vars": json.dumps(env) if env else False,
                 "state": "running" if now else "queued",
                 "date_start": fields.Datetime.now() if now else False,
+                "builtin": bool(builtin),
+                "res_model": owner._name if owner else False,
+                "res_id": owner.id if owner else False,
+                "token": secrets.token_hex(16),
             }
         )
         if not now:
             self.env.ref("erplibre_devops.ir_cron_exec_runner").sudo()._trigger()
         return run.id
+
+    @api.model
+    def _check_may_run_own_commands(self, machine):
+        """Commands of one's own on the Odoo server's machine are a privilege: that system
+        user reads Odoo's database, configuration and every secret."""
+        if machine.kind == "local" and not self.env.su and not self.env.user.has_group(LOCAL):
+            raise AccessError(
+                self.env._(
+                    "Running commands of your own on %(machine)s (the Odoo server itself) needs "
+                    "the group 'Run commands on the Odoo server'. Ask a DevOps manager, or use "
+                    "an SSH machine.",
+                    machine=machine.display_name,
+                )
+            )
+
+    @api.model
+    def _check_timeout(self, timeout):
+        """Seconds from 1 to MAX_TIMEOUT (a fraction is rounded up); None: the default."""
+        if timeout is None or timeout is False:
+            params = self.env["ir.config_parameter"].sudo()
+            timeout = int(params.get_param("erplibre_devops.command_timeout", 600) or 600)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+            raise UserError(
+                self.env._("The timeout must be a number of seconds, not %(value)r.", value=timeout)
+            )
+        if not 0 < timeout <= MAX_TIMEOUT:
+            raise UserError(
+                self.env._("The timeout must be from 1 to %(max)s seconds.", max=MAX_TIMEOUT)
+            )
+        return max(1, math.ceil(timeout))
 
     @api.model
     def _run_now(self, machine, argv, cwd=None, stage=None, workspace=None, env=None, timeout=60):
@@ -229,7 +303,7 @@ class DevopsExec(models.Model):
         run = self.browse(
             self._enqueue(
                 machine, argv, cwd=cwd, timeout=timeout, stage=stage, workspace=workspace,
-                env=env, now=True,
+                env=env, now=True, builtin=True,
             )
         )  # fmt: skip
         capture = Capture()
@@ -247,18 +321,29 @@ class DevopsExec(models.Model):
             json.loads(self.argv),
             cwd=self.cwd or None,
             env=json.loads(self.env_vars) if self.env_vars else {},
-            timeout=self.timeout or None,
+            timeout=self.timeout if self.timeout and self.timeout > 0 else MAX_TIMEOUT,
+            token=self.token or None,
         )
 
     @api.model
     def _stage_from(self, stage):
         Stage = self.env["devops.stage"]
-        if not stage:
+        if stage is None or stage is False:
             return Stage
-        if isinstance(stage, models.BaseModel):
-            return stage
-        if isinstance(stage, int):
-            return Stage.browse(stage).exists()
+        if isinstance(stage, models.BaseModel) and stage._name == "devops.stage":
+            return stage[:1]
+        if isinstance(stage, int) and not isinstance(stage, bool):
+            found = Stage.browse(stage).exists()
+            if not found:
+                raise UserError(self.env._("No DevOps stage has the id %(id)s.", id=stage))
+            return found
+        if not isinstance(stage, str):
+            raise UserError(
+                self.env._(
+                    "The stage is a devops.stage id or code (such as 'deploy'), not %(value)r.",
+                    value=stage,
+                )
+            )
         found = Stage.search([("code", "=", stage)], limit=1)
         if not found:
             raise UserError(self.env._("No DevOps stage has the code '%(code)s'.", code=stage))
@@ -277,7 +362,10 @@ class DevopsExec(models.Model):
                 " WHERE id = %s AND state = 'queued'",
                 [run.id],
             )
-            if not self.env.cr.rowcount:
+            if self.env.cr.rowcount:
+                run.invalidate_recordset()
+                run.sudo()._notify_owner()
+            else:
                 self.env.cr.execute(
                     "UPDATE devops_exec SET cancel_requested = true"
                     " WHERE id = %s AND state = 'running'",
@@ -286,12 +374,15 @@ class DevopsExec(models.Model):
         self.invalidate_recordset()
 
     def action_run_again(self):
-        self.ensure_one()
+        """The same command again, as a run of the current user (a typed command: on this
+        machine it needs the group 'Run commands on the Odoo server')."""
+        self._ensure_one_existing()
+        self.check_access("read")
         new_id = self.env["devops.exec"]._enqueue(
             self.machine_id,
             self._shown_script() or json.loads(self.argv),
             cwd=self.cwd,
-            timeout=self.timeout,
+            timeout=self.timeout if self.timeout > 0 else None,
             stage=self.stage_id,
             workspace=self.workspace_id,
         )
@@ -301,19 +392,27 @@ class DevopsExec(models.Model):
         """For each error with a location: the source lines around it, read from the run's
         machine (local or SSH), and the git blame of the failing line when the file belongs
         to the run's workspace.  A list of dicts: error_id, message, file, line, excerpt
-        [(number, text)], blame {author, email, time, sha, summary} or None."""
-        self.ensure_one()
+        [(number, text)], blame {author, email, time, sha, summary} or None.
+        ``around``: lines before and after, 0 to 50."""
+        self._ensure_one_existing()
         self.check_access("read")
+        around = arg_int(self.env, self.env._("around"), around, 0, 50, default=5)
         executor = self.sudo().machine_id._executor()
         root = (self.workspace_id.path or "").rstrip("/")
         context = []
         for error in self.error_ids.filtered(lambda e: e.file and e.line > 0):
-            path = error.file if error.file.startswith("/") else f"{root}/{error.file}"
-            excerpt = git.parse_source(
-                _read(executor, git.source_argv(path, error.line, around), root or None)
-            )
+            if error.file.startswith("/"):
+                path = error.file
+            else:  # relative to the run's directory
+                base = (self.cwd or root).rstrip("/")
+                path = f"{base}/{error.file}" if base else None
+            excerpt = []
+            if path:
+                excerpt = git.parse_source(
+                    _read(executor, git.source_argv(path, error.line, around), root or None)
+                )
             blame = None
-            if root and path.startswith(root + "/"):
+            if root and path and path.startswith(root + "/"):
                 relative = path[len(root) + 1 :]
                 found = git.parse_blame(
                     _read(executor, git.blame_argv(relative, [error.line]), root, git.GIT_ENV)
@@ -323,7 +422,7 @@ class DevopsExec(models.Model):
                 {
                     "error_id": error.id,
                     "message": error.message,
-                    "file": path,
+                    "file": path or error.file,
                     "line": error.line,
                     "excerpt": excerpt,
                     "blame": blame,
@@ -333,7 +432,8 @@ class DevopsExec(models.Model):
 
     def action_debug(self):
         """Open the debug wizard on this run, its errors mapped to their source."""
-        self.ensure_one()
+        self._ensure_one_existing()
+        self.check_access("read")
         wizard = self.env["devops.debug.wizard"].create(
             {
                 "workspace_id": self.workspace_id.id,
@@ -356,12 +456,12 @@ class DevopsExec(models.Model):
     # --- Runner --------------------------------------------------------------------------
 
     @api.model
-    def run_pending(self, limit=None):
+    def _run_pending(self, limit=None):
         """Run queued executions until none is left (or ``limit`` ran); returns how many ran."""
         # Every database access below goes through short transactions of the runner's own
         # (registry.cursor()): the caller's cursor is never used nor held while commands run.
         registry = self.env.registry
-        self._recover_interrupted()
+        self._recover_interrupted()  # commits the states before it stops and tells anyone
         with registry.cursor() as cr:
             params = api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"]
             workers = max(1, int(params.get_param("erplibre_devops.runner_workers", 4) or 1))
@@ -458,6 +558,9 @@ class DevopsExec(models.Model):
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"devops_exec_runner": True})
             env["devops.exec"].browse(run_id)._finish(result, capture, message)
+        # The result is committed: whatever the owners do next cannot lose it.
+        with registry.cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)._notify_owner()
 
     def _finish(self, result, capture, message):
         self.ensure_one()
@@ -476,7 +579,7 @@ class DevopsExec(models.Model):
             "state": state,
             "date_end": fields.Datetime.now(),
             "duration": result.duration if result else 0.0,
-            "exit_code": result.exit_code if result and result.exit_code is not None else False,
+            "exit_code": result.exit_code if result and result.exit_code is not None else -1,
             "signal_name": result.signal_name if result else False,
             "output": text,
             "output_stderr": capture.text(STDERR),
@@ -488,10 +591,6 @@ class DevopsExec(models.Model):
         if capture.spill_path:
             values["output_attachment_id"] = self._attach_output(capture.spill_path).id
         self.write(values)
-        if self.instance_id:
-            self.instance_id._on_run_finished(self)
-        if self.update_id:
-            self.update_id._on_step_done(self)
         found = error_parser.parse(text)
         self.env["devops.exec.error"].create(
             [
@@ -507,6 +606,34 @@ class DevopsExec(models.Model):
                 for error in found
             ]
         )
+
+    def _notify_owner(self):
+        """Tell the instance (for its lifecycle runs) and the owner (``res_model``/``res_id``)
+        that this run ended: call after its result is committed.  Each hook runs in a
+        savepoint; an exception there is logged and reported to the owner, and never changes
+        the run's own result."""
+        self.ensure_one()
+        hooks = []
+        if self.instance_id and self.instance_action:
+            hooks.append(self.instance_id._on_run_finished)
+        owner = self._owner()
+        if owner:
+            hooks.append(owner._on_exec_done)
+        for hook in hooks:
+            try:
+                with self.env.cr.savepoint():
+                    hook(self)
+            except Exception as error:
+                _logger.exception("devops.exec %s: the hook %s failed", self.id, hook.__name__)
+                target = getattr(hook, "__self__", None)
+                if target is not None and hasattr(target, "_on_exec_hook_failed"):
+                    with contextlib.suppress(Exception), self.env.cr.savepoint():
+                        target._on_exec_hook_failed(self, error)
+
+    def _owner(self):
+        if not self.res_model or not self.res_id or self.res_model not in self.env:
+            return None
+        return self.env[self.res_model].browse(self.res_id).exists() or None
 
     def _attach_output(self, path):
         """Attach the spilled output file without loading it into memory."""
@@ -550,31 +677,48 @@ class DevopsExec(models.Model):
 
     @api.model
     def _recover_interrupted(self):
-        """Mark ``interrupted`` the runs whose runner died (nobody holds their lock)."""
+        """Mark ``interrupted`` the runs whose runner died (nobody holds their lock), stop
+        what they left running (every process carrying their token, on their machine), and
+        tell their owners."""
+        recovered = []
         with self.env.registry.cursor() as cr:
-            cr.execute(
-                "SELECT id, runner_host, process_pid, process_start FROM devops_exec"
-                " WHERE state = 'running'"
-            )
-            for run_id, host, pid, started in cr.fetchall():
+            cr.execute("SELECT id FROM devops_exec WHERE state = 'running'")
+            for (run_id,) in cr.fetchall():
                 cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
                 if not cr.fetchone()[0]:
                     continue  # its runner is alive
                 try:
                     cr.execute(
-                        "UPDATE devops_exec SET state = 'interrupted',"
+                        "UPDATE devops_exec SET state = 'interrupted', exit_code = -1,"
                         " date_end = now() at time zone 'UTC', error_message = %s"
                         " WHERE id = %s AND state = 'running'",
                         [
                             "The runner stopped (its Odoo worker or server died) before the "
-                            "command ended.",
+                            "command ended; what the command started was stopped.",
                             run_id,
                         ],
                     )
-                    if cr.rowcount and host == socket.gethostname() and pid:
-                        _kill_orphan(pid, started)
+                    if cr.rowcount:
+                        recovered.append(run_id)
                 finally:
                     cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, run_id])
+        for run_id in recovered:
+            with self.env.registry.cursor() as cr:
+                run = api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)
+                run._kill_leftovers()
+                run._notify_owner()
+
+    def _kill_leftovers(self):
+        """Stop every process of this run still alive on its machine (found by its token;
+        runs queued before tokens existed: the process group of the pid it recorded)."""
+        self.ensure_one()
+        try:
+            if self.token:
+                self.machine_id._executor().kill_marked(self.token)
+            elif self.machine_id.kind == "local" and self.runner_host == socket.gethostname():
+                _kill_orphan(self.process_pid, self.process_start)
+        except (ExecError, UserError) as error:
+            _logger.warning("devops.exec %s: could not stop what it left: %s", self.id, error)
 
     @api.model
     def _cron_cleanup(self):

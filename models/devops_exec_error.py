@@ -5,6 +5,7 @@ class DevopsExecError(models.Model):
     """An error found in a run's output: a Python traceback, an Odoo ERROR line, a tool error."""
 
     _name = "devops.exec.error"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Execution Error"
     _order = "exec_id desc, id"
     _rec_name = "message"

@@ -5,6 +5,7 @@ class DevopsIncident(models.Model):
     """A time an instance was down: opened by the operate cron, closed when it is back."""
 
     _name = "devops.incident"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Incident"
     _order = "date_start desc, id desc"
     _rec_name = "cause"

@@ -12,6 +12,7 @@ import collections
 import concurrent.futures
 import datetime
 import json
+import logging
 import shlex
 
 from odoo import api, fields, models
@@ -20,8 +21,10 @@ from odoo.exceptions import UserError, ValidationError
 from ..engine import git, probe, service, validation
 from ..engine.executor import ExecError, RunSpec
 from ..engine.output import Capture
-from .devops_update import MODULES
-from .utils import form_action, open_action
+from .devops_update import DEFAULT_PIP, MODULES
+from .utils import arg_int, arg_text, form_action, open_action
+
+_logger = logging.getLogger(__name__)
 
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
 PARAM = "erplibre_devops."
@@ -49,6 +52,7 @@ class Observation:
 
 class DevopsInstance(models.Model):
     _name = "devops.instance"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Instance"
     _order = "name, id"
 
@@ -141,6 +145,14 @@ class DevopsInstance(models.Model):
         ("name_unique", "unique(name)", "Another instance already has this name."),
     ]
 
+    def copy_data(self, default=None):
+        default = dict(default or {})
+        vals_list = super().copy_data(default)
+        if "name" not in default:
+            for instance, vals in zip(self, vals_list, strict=True):
+                vals["name"] = self.env._("%(name)s (copy)", name=instance.name)
+        return vals_list
+
     @api.model
     def _param(self, key, default):
         return self.env["ir.config_parameter"].sudo().get_param(PARAM + key, default)
@@ -208,12 +220,9 @@ class DevopsInstance(models.Model):
     def _check_url(self):
         for instance in self:
             for url in (instance.url, instance.health_url):
-                if url and not url.startswith(("http://", "https://")):
-                    raise ValidationError(
-                        self.env._(
-                            "The URL '%(url)s' must start with http:// or https://.", url=url
-                        )
-                    )
+                problem = url and validation.check_url(url)
+                if problem:
+                    raise ValidationError(self.env._(problem.template, **problem.params))
 
     @api.constrains("database", "image", "kind")
     def _check_service(self):
@@ -258,15 +267,19 @@ class DevopsInstance(models.Model):
         return service.process_stop_argv(self._paths()[0])
 
     def _queue(self, action, argv):
+        """Queue a lifecycle run (start, stop, log…): commands the app writes from what a
+        manager registered, so any DevOps user may run them, on this machine too."""
         self.ensure_one()
+        self.check_access("read")
         return self.env["devops.exec"]._enqueue(
-            self.machine_id,
+            self.machine_id.sudo(),
             argv,
-            cwd=self.workspace_id.path,
+            cwd=self.workspace_id.sudo().path,
             stage="operate",
             workspace=self.workspace_id,
             instance=self,
             action=action,
+            builtin=True,
         )
 
     def _restart_argv(self):
@@ -311,7 +324,9 @@ class DevopsInstance(models.Model):
         """Run the instance's start command in the foreground in Odoo's debug mode
         (--dev=all --log-level=debug, and the tests of ``test_tags`` if given), stopping
         after initialisation; returns the run's id (stage Code)."""
-        self.ensure_one()
+        self._ensure_one_existing()
+        self.check_access("read")
+        test_tags = arg_text(self.env, self.env._("The test tags"), test_tags, max_length=1000)
         if self.kind != "process":
             raise UserError(self.env._("Debug mode starts process instances only."))
         self._start_argv()  # the same checks as a start
@@ -320,7 +335,8 @@ class DevopsInstance(models.Model):
         if test_tags:
             command += " --test-enable --test-tags " + shlex.quote(test_tags)
         command += " --stop-after-init"
-        return self.env["devops.exec"]._enqueue(
+        Exec = self.env["devops.exec"]
+        return Exec._enqueue(
             self.machine_id,
             command,
             cwd=self.workspace_id.path,
@@ -328,18 +344,38 @@ class DevopsInstance(models.Model):
             stage="code",
             workspace=self.workspace_id,
             instance=self,
+            builtin=True,
         )
 
     def update(self, ref=None, modules=None, pip_command=None, update_command=None, health_wait=60):
         """Update this instance (see devops.update); returns the devops.update id.
 
         ``ref``: branch, tag or commit (None: pull); ``modules``: comma-separated (None: the
-        modules whose files changed); ``update_command``: with {modules}, default the start
-        command with -u {modules} --stop-after-init."""
-        self.ensure_one()
+        modules whose files changed); ``pip_command``: run when requirements.txt changed
+        (default: pip install -r requirements.txt; "" for none); ``update_command``: with
+        {modules}, default the start command with -u {modules} --stop-after-init;
+        ``health_wait``: seconds, 1 to 3600.  Commands other than the defaults are commands
+        of one's own: on this machine they need the group 'Run commands on the Odoo server'."""
+        self._ensure_one_existing()
+        self.check_access("read")
+        env = self.env
+        ref = arg_text(env, env._("The branch, tag or commit"), ref, max_length=250)
+        modules = arg_text(env, env._("The modules"), modules, max_length=10000)
+        pip_command = arg_text(
+            env, env._("The pip command"), pip_command, max_length=10000, single_line=False
+        )
+        update_command = arg_text(
+            env, env._("The update command"), update_command, max_length=10000, single_line=False
+        )
+        health_wait = arg_int(env, env._("The health wait"), health_wait, 1, 3600, default=60)
         Update = self.env["devops.update"]
+        default_update = Update._default_update_command(self)
         if update_command is None:
-            update_command = Update._default_update_command(self)
+            update_command = default_update
+        if pip_command is None:
+            pip_command = DEFAULT_PIP
+        if pip_command not in ("", DEFAULT_PIP) or update_command not in (default_update, ""):
+            self.env["devops.exec"]._check_may_run_own_commands(self.machine_id)
         if ref:
             try:
                 git.check_ref_name(ref)
@@ -347,7 +383,7 @@ class DevopsInstance(models.Model):
                 raise UserError(str(error)) from error
         if modules:
             modules = ",".join(name.strip() for name in modules.split(",") if name.strip())
-            if not MODULES.match(modules):
+            if not MODULES.fullmatch(modules):
                 raise UserError(
                     self.env._(
                         "'%(modules)s' is not a list of module names, such as sale,stock.",
@@ -360,9 +396,7 @@ class DevopsInstance(models.Model):
                 "user_id": self.env.user.id,
                 "ref": ref or False,
                 "modules": modules or False,
-                "pip_command": pip_command
-                if pip_command is not None
-                else "python3 -m pip install -r requirements.txt",
+                "pip_command": pip_command or False,
                 "update_command": update_command or False,
                 "health_wait": health_wait,
             }
@@ -437,37 +471,50 @@ class DevopsInstance(models.Model):
     def _observe(self):
         """{instance id: Observation} for these instances, looked at concurrently.
 
-        What the threads need is read from the ORM first; the threads never touch it."""
+        What the threads need is read from the ORM first; the threads never touch it.  A
+        problem with one instance (or one machine) is that one's error, never the others'."""
         timeout = float(self._param("health_timeout", 5))
         found = {instance.id: Observation() for instance in self}
         targets, groups = {}, collections.defaultdict(list)
         for instance in self:
-            machine = instance.machine_id
-            host = "localhost" if machine.kind == "local" else (machine.host or "").strip()
-            targets[instance.id] = (host, instance.port, instance.health_url)
-            groups[machine].append(
-                {
+            try:
+                machine = instance.machine_id
+                host = "localhost" if machine.kind == "local" else (machine.host or "").strip()
+                item = {
                     "id": instance.id,
                     "kind": instance.kind,
                     "pid_file": instance._paths()[0],
                     "container": service.container_name(instance.id),
                 }
-            )
+            except Exception as error:
+                found[instance.id].error = self.env._(
+                    "This instance cannot be checked: %(error)s", error=error
+                )
+                continue
+            targets[instance.id] = (host, instance.port, instance.health_url)
+            groups[machine].append(item)
         jobs = []
         with concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="devops-observe") as pool:
             for machine, items in groups.items():
                 try:
                     executor = None if machine.kind == "local" else machine._executor()
-                except ExecError as error:
+                except (ExecError, UserError) as error:
                     for item in items:
                         found[item["id"]].error = str(error)
                     continue
-                jobs.append(pool.submit(_observe_machine, executor, items, found))
+                jobs.append((items, pool.submit(_observe_machine, executor, items, found)))
             probes = probe.probe_many(targets, timeout)
-            for job in jobs:
-                job.result()
+            for items, job in jobs:
+                try:
+                    job.result()
+                except Exception as error:
+                    _logger.warning("Observing instances %s failed", [i["id"] for i in items])
+                    for item in items:
+                        found[item["id"]].error = str(error)
         for instance in self:
-            seen, result = found[instance.id], probes[instance.id]
+            seen, result = found[instance.id], probes.get(instance.id)
+            if result is None:
+                continue
             seen.port_open = result.port_open
             seen.http_status = result.http_status
             seen.latency_ms = result.latency_ms
@@ -484,25 +531,43 @@ class DevopsInstance(models.Model):
         instances._operate()
 
     def _operate(self):
-        """Look at these instances, update their state, incidents and restarts."""
+        """Look at these instances, update their state, incidents and restarts.
+
+        Each instance is handled in a savepoint of its own: an exception is recorded on that
+        instance (and logged), and the others are still checked and restarted."""
         instances = self.filtered(lambda i: i.state != "stopped")
         observations = instances._observe()
         now = fields.Datetime.now()
         for instance in instances:
-            seen = observations[instance.id]
-            state = instance._next_state(seen, now)
-            values = {
-                "last_check_date": now,
-                "last_http_status": seen.http_status,
-                "last_latency_ms": seen.latency_ms,
-                "last_error": False if state == "running" else (seen.error or False),
-                "pid": seen.pid,
-            }
-            if state != instance.state:
-                values.update(state=state, state_date=now)
-            instance.sudo().write(values)
-            instance._handle_incident(seen)
+            try:
+                with self.env.cr.savepoint():
+                    instance._apply_observation(observations[instance.id], now)
+            except Exception as error:
+                _logger.exception("Operating the instance %s failed", instance.id)
+                instance.sudo().write(
+                    {
+                        "last_check_date": now,
+                        "last_error": self.env._(
+                            "The operate pass failed on this instance: %(error)s", error=error
+                        ),
+                    }
+                )
         return observations
+
+    def _apply_observation(self, seen, now):
+        self.ensure_one()
+        state = self._next_state(seen, now)
+        values = {
+            "last_check_date": now,
+            "last_http_status": seen.http_status,
+            "last_latency_ms": seen.latency_ms,
+            "last_error": False if state == "running" else (seen.error or False),
+            "pid": seen.pid,
+        }
+        if state != self.state:
+            values.update(state=state, state_date=now)
+        self.sudo().write(values)
+        self._handle_incident(seen)
 
     def _next_state(self, seen, now):
         """running: healthy; degraded: alive or listening but not healthy; down: gone.

@@ -9,6 +9,7 @@ class DevopsInstanceBackup(models.Model):
     """A pg_dump of an instance's database, kept as a file on the instance's machine."""
 
     _name = "devops.instance.backup"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Database Backup"
     _order = "id desc"
     _rec_name = "path"

@@ -6,6 +6,7 @@ class DevopsInstanceCheck(models.Model):
     """One sample of an instance's health, written by the monitor cron."""
 
     _name = "devops.instance.check"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Instance Check"
     _order = "date desc, id desc"
     _log_access = False

@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..engine import facts, ssh, validation
 from ..engine.executor import ExecError
 from ..engine.local import LocalExecutor
-from .utils import count_by, open_action
+from .utils import arg_text, count_by, open_action
 
 MANAGER = "erplibre_devops.group_devops_manager"
 SECRET_KINDS = ("ssh_private_key", "ssh_password")
@@ -14,6 +14,7 @@ class DevopsMachine(models.Model):
     """A computer that runs workspaces and instances: this one, or one reached over SSH."""
 
     _name = "devops.machine"
+    _inherit = ["devops.input.mixin", "devops.secret.mixin"]
     _description = "DevOps Machine"
     _order = "name, id"
 
@@ -33,8 +34,8 @@ class DevopsMachine(models.Model):
     workspace_count = fields.Integer(compute="_compute_workspace_count")
     exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
 
-    # Secrets: write-only.  They always read back empty; the value lives in
-    # devops.machine.secret, which nobody can read through the UI or RPC.
+    # Secrets: write-only.  They always read back empty; the value lives encrypted in
+    # devops.secret, which nobody can read through the UI or RPC.
     ssh_private_key = fields.Text(
         string="SSH Private Key",
         compute="_compute_secrets",
@@ -91,13 +92,12 @@ class DevopsMachine(models.Model):
             machine.exec_count = counts.get(machine.id, 0)
 
     def _compute_secrets(self):
-        stored = self.env["devops.machine.secret"].sudo().search([("machine_id", "in", self.ids)])
-        kinds = {(secret.machine_id.id, secret.kind) for secret in stored}
+        names = self._secret_names()
         for machine in self:
             machine.ssh_private_key = False
             machine.ssh_password = False
-            machine.ssh_private_key_set = (machine.id, "ssh_private_key") in kinds
-            machine.ssh_password_set = (machine.id, "ssh_password") in kinds
+            machine.ssh_private_key_set = "ssh_private_key" in names.get(machine.id, ())
+            machine.ssh_password_set = "ssh_password" in names.get(machine.id, ())
 
     def _inverse_ssh_private_key(self):
         for machine in self:
@@ -116,19 +116,16 @@ class DevopsMachine(models.Model):
         self.ensure_one()
         if not self.env.su and not self.env.user.has_group(MANAGER):
             raise AccessError(self.env._("Only DevOps managers can set a machine's secrets."))
-        store = self.env["devops.machine.secret"].sudo()
         for kind, value in values.items():
+            if value and not isinstance(value, str):
+                raise ValidationError(self.env._("A secret must be text."))
             if kind == "ssh_private_key" and value:
                 value = value.strip() + "\n"
                 try:
                     ssh.load_private_key(value, self._secret_values().get("ssh_password"))
                 except ssh.AuthFailed as error:
                     raise ValidationError(str(error)) from error
-            store._store(self, kind, value)
-
-    def _secret_values(self):
-        self.ensure_one()
-        return self.env["devops.machine.secret"].sudo()._values(self)
+            self._secret_store(kind, value)
 
     @api.depends("host_key")
     def _compute_host_key_fingerprint(self):
@@ -269,11 +266,37 @@ class DevopsMachine(models.Model):
             },
         }
 
-    def action_accept_host_key(self):
-        """Pin the key the server offered at the last test (managers)."""
+    def action_accept_host_key(self, fingerprint=None):
+        """Pin the key the server offered at the last test (managers).
+
+        ``fingerprint`` (or the context key ``devops_host_key_fingerprint``, which the form's
+        button fills from what it shows) must be the fingerprint the manager checked: when
+        another test saw another key since, nothing is pinned."""
         self.ensure_one()
+        fingerprint = arg_text(
+            self.env,
+            self.env._("The fingerprint"),
+            fingerprint or self.env.context.get("devops_host_key_fingerprint"),
+        )
         if not self.host_key_offered:
             raise UserError(self.env._("No host key is waiting: test the connection first."))
+        if not fingerprint:
+            raise UserError(
+                self.env._(
+                    "Give the fingerprint you checked (%(offered)s) to accept the host key.",
+                    offered=self.host_key_offered_fingerprint,
+                )
+            )
+        if fingerprint != self.host_key_offered_fingerprint:
+            raise UserError(
+                self.env._(
+                    "The server offered another key since you looked (%(offered)s, not "
+                    "%(seen)s): nothing was accepted. Check the new fingerprint on the "
+                    "server before you accept it.",
+                    offered=self.host_key_offered_fingerprint,
+                    seen=fingerprint,
+                )
+            )
         self.write({"host_key": self.host_key_offered})
         self.sudo().write({"host_key_offered": False, "host_key_offered_fingerprint": False})
         return self.action_test_connection()
@@ -308,8 +331,17 @@ class DevopsMachine(models.Model):
 
         ``command``: an argv list (run as is), or a string run by ``/bin/sh -c``.
         ``cwd``: absolute directory; ``timeout``: seconds (default from Settings);
-        ``stage``: a devops.stage id or code, such as "deploy"."""
-        self.ensure_one()
+        ``stage``: a devops.stage id or code, such as "deploy".  On a machine of kind
+        'This machine', the caller needs the group "Run commands on the Odoo server"."""
+        self._ensure_one_existing()
         return self.env["devops.exec"]._enqueue(
             self, command, cwd=cwd, timeout=timeout, stage=stage
         )
+
+    def copy_data(self, default=None):
+        default = dict(default or {})
+        vals_list = super().copy_data(default)
+        if "name" not in default:
+            for machine, vals in zip(self, vals_list, strict=True):
+                vals["name"] = self.env._("%(name)s (copy)", name=machine.name)
+        return vals_list

@@ -7,6 +7,7 @@ class DevopsStage(models.Model):
     """One of the eight DevOps stages; features of each stage hang off its record."""
 
     _name = "devops.stage"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Stage"
     _order = "sequence, id"
 

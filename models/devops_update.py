@@ -17,8 +17,9 @@ from odoo.exceptions import UserError
 
 from ..engine import git, probe, service
 
-MODULE_NAME = re.compile(r"^[A-Za-z0-9_]+$")
-MODULES = re.compile(r"^[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*$")
+MODULE_NAME = re.compile(r"[A-Za-z0-9_]+")
+MODULES = re.compile(r"[A-Za-z0-9_]+(,[A-Za-z0-9_]+)*")
+DEFAULT_PIP = "python3 -m pip install -r requirements.txt"
 
 STEPS = [
     ("checkout", "Checkout"),
@@ -33,6 +34,7 @@ STEPS = [
 
 class DevopsUpdate(models.Model):
     _name = "devops.update"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Instance Update"
     _order = "id desc"
     _rec_name = "instance_id"
@@ -70,8 +72,8 @@ class DevopsUpdate(models.Model):
 
     def _queue(self, step, argv, action=None):
         self.ensure_one()
-        self.step = step
-        instance = self.instance_id
+        self.sudo().step = step
+        instance = self.instance_id.sudo()
         Exec = self.env["devops.exec"].with_user(self.user_id).sudo()
         run_id = Exec._enqueue(
             instance.machine_id,
@@ -82,6 +84,8 @@ class DevopsUpdate(models.Model):
             instance=instance if action else None,
             action=action,
             env=git.GIT_ENV,
+            builtin=True,
+            owner=self,
         )
         Exec.browse(run_id).sudo().write({"update_id": self.id, "update_step": step})
         return run_id
@@ -107,7 +111,7 @@ class DevopsUpdate(models.Model):
         if step in ("rollback", "rollback_restart"):
             return self._on_rollback_step(run)
         if run.state != "done":
-            self._fail(step, run.error_message or (run.output or "")[-2000:])
+            self._fail(step, _run_problem(run))
             if step == "restart":  # the new code does not start: back to the old one
                 self._rollback()
             return None
@@ -137,7 +141,7 @@ class DevopsUpdate(models.Model):
         if not modules and changed:
             found = self._git_now(git.modules_argv(changed)) or ""
             # Folder names come from the repository: only real module names go further.
-            modules = ",".join(name for name in found.splitlines() if MODULE_NAME.match(name))
+            modules = ",".join(name for name in found.splitlines() if MODULE_NAME.fullmatch(name))
             self.modules = modules or False
         if modules and self.update_command:
             command = self.update_command.replace("{modules}", shlex.quote(modules))
@@ -162,15 +166,29 @@ class DevopsUpdate(models.Model):
         self._rollback()
 
     def _fail(self, step, message):
-        self.write({"state": "failed", "failed_step": step, "message": message})
+        self.sudo().write({"state": "failed", "failed_step": step, "message": message})
+
+    def _on_exec_hook_failed(self, run, error):
+        """The step's result could not be handled: the update stops there, saying why."""
+        self._fail(
+            run.update_step,
+            self.env._(
+                "Internal error after the step %(step)s: %(error)s",
+                step=run.update_step,
+                error=error,
+            ),
+        )
 
     # --- Roll back -----------------------------------------------------------------------
 
     def action_rollback(self):
-        self.ensure_one()
+        self._ensure_one_existing()
+        self.check_access("read")
         if not self.old_commit:
             raise UserError(self.env._("Nothing to roll back to: the update did not start."))
-        self._rollback()
+        if self.state == "running":
+            raise UserError(self.env._("The update is still running: wait for its end."))
+        self.sudo()._rollback()
 
     def _rollback(self):
         self._queue("rollback", git.rollback_argv(self.old_branch, self.old_commit))
@@ -180,10 +198,7 @@ class DevopsUpdate(models.Model):
             self.message = (
                 (self.message or "")
                 + "\n"
-                + self.env._(
-                    "The roll back failed too: %(error)s",
-                    error=run.error_message or (run.output or "")[-1000:],
-                )
+                + self.env._("The roll back failed too: %(error)s", error=_run_problem(run))
             )
             return
         if run.update_step == "rollback":
@@ -196,6 +211,10 @@ class DevopsUpdate(models.Model):
             + self.env._("Rolled back to %(commit)s and restarted.", commit=self.old_commit[:10])
         )
 
+    def _on_exec_done(self, run):
+        """Generic owner hook (devops.exec res_model/res_id): the step ended."""
+        self._on_step_done(run)
+
     @api.model
     def _default_update_command(self, instance):
         """The instance's start command, updating the modules and stopping after init."""
@@ -203,3 +222,12 @@ class DevopsUpdate(models.Model):
             return False
         command = service.expand(instance.start_command, instance.port, instance.database)
         return f"{command} -u {{modules}} --stop-after-init"
+
+
+def _run_problem(run):
+    """Why a run did not succeed, in its own words."""
+    if run.error_message:
+        return run.error_message
+    tail = (run.output_stderr or run.output or "").strip()[-2000:]
+    state = dict(run._fields["state"]._description_selection(run.env)).get(run.state, run.state)
+    return f"{state}: {tail}" if tail else state

@@ -1,4 +1,5 @@
 import datetime
+import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -8,11 +9,14 @@ from ..engine.executor import ExecError, RunSpec
 from ..engine.output import Capture
 from .utils import count_by, open_action
 
+_logger = logging.getLogger(__name__)
+
 
 class DevopsWorkspace(models.Model):
     """A directory on a machine, usually a git checkout of an Odoo/ERPLibre project."""
 
     _name = "devops.workspace"
+    _inherit = ["devops.input.mixin"]
     _description = "DevOps Workspace"
     _order = "name, id"
 
@@ -25,6 +29,7 @@ class DevopsWorkspace(models.Model):
             "erplibre_devops.machine_local", raise_if_not_found=False
         ),
     )
+    machine_kind = fields.Selection(related="machine_id.kind", string="Machine kind")
     path = fields.Char(
         required=True,
         help="Absolute path of the workspace on its machine, such as /home/odoo/erplibre.",
@@ -33,7 +38,7 @@ class DevopsWorkspace(models.Model):
     instance_ids = fields.One2many("devops.instance", "workspace_id", string="Instances")
     exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
     todo_ids = fields.One2many("devops.code.todo", "workspace_id", string="TODOs")
-    todo_count = fields.Integer(string="TODOs", compute="_compute_todo_count")
+    todo_count = fields.Integer(string="TODO count", compute="_compute_todo_count")
     git_branch = fields.Char(string="Branch", readonly=True, copy=False)
     git_upstream = fields.Char(string="Upstream", readonly=True, copy=False)
     git_ahead = fields.Integer(string="Ahead", readonly=True, copy=False)
@@ -65,10 +70,22 @@ class DevopsWorkspace(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         for vals in vals_list:
+            self._check_input(vals)
             self._normalize_path_vals(vals)
         return super().create(vals_list)
 
+    def copy_data(self, default=None):
+        default = dict(default or {})
+        vals_list = super().copy_data(default)
+        for workspace, vals in zip(self, vals_list, strict=True):
+            if "name" not in default:
+                vals["name"] = self.env._("%(name)s (copy)", name=workspace.name)
+            if "path" not in default:
+                vals["path"] = f"{workspace.path.rstrip('/')}-copy"
+        return vals_list
+
     def write(self, vals):
+        self._check_input(vals)
         self._normalize_path_vals(vals)
         return super().write(vals)
 
@@ -110,8 +127,11 @@ class DevopsWorkspace(models.Model):
         """Queue ``command`` in this workspace's directory; returns the new devops.exec id.
 
         ``command``: an argv list, or a string run by ``/bin/sh -c``; ``timeout`` in
-        seconds (default from Settings); ``stage``: a devops.stage id or code."""
-        self.ensure_one()
+        seconds (default from Settings); ``stage``: a devops.stage id or code.  On a machine
+        of kind 'This machine', the caller needs the group 'Run commands on the Odoo
+        server'."""
+        self._ensure_one_existing()
+        self.check_access("read")
         return self.env["devops.exec"]._enqueue(
             self.machine_id,
             command,
@@ -143,9 +163,15 @@ class DevopsWorkspace(models.Model):
             return False, str(error), None
         return result.ok, capture.text("stdout", raw=True) if result.ok else capture.text(), None
 
-    def git_status(self, record=True):
+    def git_status(self):
         """{branch, upstream, ahead, behind, staged, changed, untracked, conflicts, last_commit};
-        also stored on the workspace (branch, last commit, dirty state)."""
+        also stored on the workspace (branch, last commit, dirty state).  Recorded as a run
+        of the execution log (stage Code)."""
+        self._ensure_one_existing()
+        self.check_access("read")
+        return self._git_status(record=True)
+
+    def _git_status(self, record=True):
         self.ensure_one()
         ok, out, run = self._git(git.status_and_head_argv(), record=record)
         if not ok:
@@ -175,7 +201,7 @@ class DevopsWorkspace(models.Model):
     def action_refresh_git(self):
         """Refresh the git summary; a problem is shown and kept on the workspace."""
         self.ensure_one()
-        if self.with_context(devops_git_soft=True).git_status() is None:
+        if self.with_context(devops_git_soft=True)._git_status() is None:
             return self.machine_id._notify(self.git_error, "danger")
         return self.machine_id._notify(
             self.env._("%(name)s is on %(branch)s.", name=self.name, branch=self.git_branch or "?"),
@@ -184,13 +210,22 @@ class DevopsWorkspace(models.Model):
 
     @api.model
     def _cron_refresh_git(self):
-        """Keep every workspace's git summary fresh (not recorded as runs)."""
+        """Keep every workspace's git summary fresh (not recorded as runs); a problem with
+        one workspace is recorded on it and never stops the others."""
         for workspace in self.search([("active", "=", True)]):
-            workspace.with_context(devops_git_soft=True).git_status(record=False)
+            try:
+                with self.env.cr.savepoint():
+                    workspace.with_context(devops_git_soft=True)._git_status(record=False)
+            except Exception as error:
+                _logger.exception("Refreshing the git status of workspace %s failed", workspace.id)
+                workspace.sudo().write(
+                    {"git_error": str(error), "git_status_date": fields.Datetime.now()}
+                )
 
     def action_scan_todo(self):
         """(Re)build this workspace's TODO/FIXME/XXX/HACK list, with git blame."""
-        self.ensure_one()
+        self._ensure_one_existing()
+        self.check_access("read")
         ok, out, run = self._git(git.todo_grep_argv())
         if not ok and run and run.exit_code != 1:  # git grep: 1 means "nothing found"
             raise UserError(run.error_message or run.output)
@@ -228,7 +263,7 @@ class DevopsWorkspace(models.Model):
     def debug_command(self, command, timeout=None):
         """Run ``command`` (argv list or shell string) here to debug it; returns the run's id.
         Its tracebacks are parsed; ``devops.exec.source_context()`` maps them to the source."""
-        self.ensure_one()
+        self._ensure_one_existing()
         return self.exec_command(command, timeout=timeout, stage="code")
 
     def action_open_debug_wizard(self):

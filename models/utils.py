@@ -1,5 +1,11 @@
 """Small helpers shared by the models."""
 
+import re
+
+from odoo.exceptions import UserError
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def count_by(records, comodel, field):
     """{record id: number of ``comodel`` records whose ``field`` points to it}."""
@@ -29,3 +35,49 @@ def form_action(record, name=None, target="new"):
     if name:
         action["name"] = name
     return action
+
+
+# --- Arguments of public methods (RPC endpoints): types and ranges -------------------------
+
+
+def arg_int(env, name, value, minimum, maximum, default=None):
+    """``value`` as an int within [minimum, maximum]; None/False gives ``default``."""
+    if value is None or value is False:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(
+            env._("%(name)s must be a whole number, not %(value)r.", name=name, value=value)
+        )
+    if not minimum <= value <= maximum:
+        raise UserError(
+            env._(
+                "%(name)s must be from %(min)s to %(max)s, not %(value)s.",
+                name=name,
+                min=minimum,
+                max=maximum,
+                value=value,
+            )
+        )
+    return value
+
+
+def arg_text(env, name, value, max_length=4096, single_line=True):
+    """``value`` as a string (None/False/"" give None): no NUL, no control character when
+    ``single_line``, at most ``max_length`` characters."""
+    if value is None or value is False or value == "":
+        return None
+    if not isinstance(value, str):
+        raise UserError(env._("%(name)s must be text, not %(value)r.", name=name, value=value))
+    if "\x00" in value:
+        raise UserError(env._("%(name)s contains a NUL character.", name=name))
+    if single_line and CONTROL.search(value):
+        raise UserError(
+            env._("%(name)s contains a control character (such as a newline).", name=name)
+        )
+    if len(value) > max_length:
+        raise UserError(
+            env._("%(name)s is longer than %(max)s characters.", name=name, max=max_length)
+        )
+    return value

@@ -10,3 +10,5 @@ from . import test_instance
 from . import test_instance_docker
 from . import test_code
 from . import test_ui
+from . import test_security
+from . import test_hostile_input

@@ -30,6 +30,11 @@ class DevopsCase(TransactionCase):
         cls.devops_user = new_test_user(
             cls.env, login="devops_user", groups=f"base.group_user,{xmlid('group_devops_user')}"
         )
+        cls.local_user = new_test_user(
+            cls.env,
+            login="devops_local_user",
+            groups=f"base.group_user,{xmlid('group_devops_local_exec')}",
+        )
         cls.devops_manager = new_test_user(
             cls.env,
             login="devops_manager",
@@ -65,7 +70,7 @@ class RunnerCase(DevopsCase):
 
     def run_all(self):
         self.env.flush_all()  # what a request would have committed before the runner reads it
-        ran = self.Exec.run_pending()
+        ran = self.Exec._run_pending()
         self.env.invalidate_all()
         return ran
 
@@ -89,6 +94,11 @@ class SSHCase(RunnerCase):
             }
         )
 
+    def trust_ssh_machine(self):
+        """Test the connection and accept the host key shown, as a manager does."""
+        self.ssh_machine.action_test_connection()
+        self.ssh_machine.action_accept_host_key(self.ssh_machine.host_key_offered_fingerprint)
+
 
 @contextlib.contextmanager
 def committed_env(dbname):
@@ -105,17 +115,19 @@ def committed_env(dbname):
         cr.close()
 
 
-def odoo_shell_argv(dbname):
-    """argv of an ``odoo-bin shell`` on ``dbname`` with this server's configuration."""
+def odoo_cli_argv(command, dbname, *args):
+    """argv of ``odoo-bin COMMAND`` on ``dbname`` with this server's options, given
+    explicitly (the server may run without a configuration file)."""
     odoo_bin = os.path.join(os.path.dirname(config["root_path"]), "odoo-bin")
-    return [
-        sys.executable,
-        odoo_bin,
-        "shell",
-        "-c",
-        config.rcfile,
-        "-d",
-        dbname,
-        "--no-http",
-        "--log-level=warn",
-    ]
+    options = [f"--addons-path={config['addons_path']}"]
+    for name in ("db_host", "db_port", "db_user", "db_password"):
+        if config.get(name):
+            options.append(f"--{name}={config[name]}")
+    # An addon's command is found before the options are read: the addons path comes first,
+    # and again among the command's options.
+    return [sys.executable, odoo_bin, options[0], command, *options, "-d", dbname, *args]
+
+
+def odoo_shell_argv(dbname):
+    """argv of an ``odoo-bin shell`` on ``dbname`` with this server's options."""
+    return odoo_cli_argv("shell", dbname, "--no-http", "--log-level=warn")

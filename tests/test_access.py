@@ -14,8 +14,14 @@ class TestAccess(DevopsCase):
 
     def test_groups(self):
         user_group = self.env.ref(xmlid("group_devops_user"))
+        local_group = self.env.ref(xmlid("group_devops_local_exec"))
         manager_group = self.env.ref(xmlid("group_devops_manager"))
-        self.assertIn(user_group, manager_group.implied_ids)
+        # User < Run commands on the Odoo server < Manager: one chain, shown as one choice.
+        self.assertIn(user_group, local_group.implied_ids)
+        self.assertIn(local_group, manager_group.implied_ids)
+        self.assertEqual(local_group.category_id, user_group.category_id)
+        self.assertFalse(self.devops_user.has_group(xmlid("group_devops_local_exec")))
+        self.assertTrue(self.devops_manager.has_group(xmlid("group_devops_local_exec")))
         self.assertEqual(user_group.category_id, manager_group.category_id)
         self.assertEqual(
             user_group.category_id, self.env.ref(xmlid("module_category_erplibre_devops"))

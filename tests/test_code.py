@@ -3,8 +3,8 @@ import os
 import signal
 import subprocess
 
-from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import new_test_user, tagged
 
 from odoo.addons.erplibre_devops.engine.testing import free_port, write_health_server
 
@@ -66,11 +66,13 @@ class GitMixin:
         self.write_file(os.path.join(clone, "app.py"), "print('changed')\n")
         hostile = "x; $(touch PWNED) `id` & | .py"
         self.write_file(os.path.join(clone, hostile), "y = 1\n")
+        magic = ":(top)x.py"  # a pathspec magic word for git, unless read literally
+        self.write_file(os.path.join(clone, magic), "z = 1\n")
         wizard = self.env["devops.code.wizard"].create({"workspace_id": workspace.id})
         wizard.action_refresh()
         self.assertTrue(workspace.git_dirty)
         files = {f.path: f.state for f in wizard.file_ids}
-        self.assertEqual(files, {"app.py": "changed", hostile: "untracked"})
+        self.assertEqual(files, {"app.py": "changed", hostile: "untracked", magic: "untracked"})
         wizard.file_ids.filtered(lambda f: f.path == "app.py").action_diff()
         self.assertIn("+print('changed')", wizard.diff)
         # Commit the selected files, with a hostile message; push.
@@ -133,6 +135,15 @@ class GitMixin:
         self.git("commit", "-q", "-m", "more", cwd=clone)
         workspace.action_scan_todo()
         self.assertEqual(sorted(workspace.todo_ids.mapped("kind")), ["FIXME", "TODO"])
+        # A file name with a newline is one file, not two misread lines.
+        odd = "odd\nname.py"
+        self.write_file(os.path.join(clone, odd), "# XXX: odd one\n")
+        self.git("add", odd, cwd=clone)
+        self.git("commit", "-q", "-m", "odd", cwd=clone)
+        workspace.action_scan_todo()
+        (found,) = workspace.todo_ids.filtered(lambda t: t.kind == "XXX")
+        self.assertEqual((found.file, found.line, found.text), (odd, 1, "odd one"))
+        self.assertEqual(len(workspace.todo_ids), 3)
         return workspace
 
 
@@ -162,8 +173,7 @@ class TestCode(GitMixin, RunnerCase):
 @tagged("post_install", "-at_install")
 class TestCodeSSH(GitMixin, SSHCase):
     def test_code_workflow_over_ssh(self):
-        self.ssh_machine.action_test_connection()
-        self.ssh_machine.action_accept_host_key()
+        self.trust_ssh_machine()
         workspace = self.check_code_workflow(self.ssh_machine)
         self.assertEqual(workspace.machine_id, self.ssh_machine)
 
@@ -241,8 +251,7 @@ class TestDebug(DebugMixin, RunnerCase):
 @tagged("post_install", "-at_install")
 class TestDebugSSH(DebugMixin, SSHCase):
     def test_debug_over_ssh(self):
-        self.ssh_machine.action_test_connection()
-        self.ssh_machine.action_accept_host_key()
+        self.trust_ssh_machine()
         self.check_debug(self.ssh_machine)
 
 
@@ -353,6 +362,31 @@ class UpdateMixin(GitMixin):
             self.instance.update(modules="sale;touch /tmp/PWNED")
         self.assertEqual(self.instance.state, "running")
 
+    def check_rollback_by_its_user(self):
+        """A DevOps user (no manager) updates an instance, then rolls it back."""
+        old = self.head()
+        new = self.push_from_other("notes.txt", "hello\n", "notes")
+        instance = self.instance.with_user(self.devops_user)
+        update = self.env["devops.update"].browse(instance.update(update_command=""))
+        self.run_all()
+        self.assertEqual(update.state, "done", update.message)
+        self.assertEqual(self.head(), new)
+        update.with_user(self.devops_user).action_rollback()
+        self.run_all()
+        self.assertEqual(update.state, "rolled_back", update.message)
+        self.assertEqual(self.head(), old)
+        # Another DevOps user neither sees it nor rolls it back; a manager sees it.
+        other = new_test_user(
+            self.env, login="devops_other", groups="erplibre_devops.group_devops_user"
+        )
+        self.assertFalse(self.env["devops.update"].with_user(other).search([]))
+        with self.assertRaises(AccessError):
+            update.with_user(other).action_rollback()
+        self.assertIn(update, self.env["devops.update"].with_user(self.devops_manager).search([]))
+        # The instance's state folder never shows as a change of the checkout.
+        status = self.instance.workspace_id.git_status()
+        self.assertFalse([p for p in status["untracked"] if ".devops" in p], status)
+
     def _wizard_update(self):
         self.push_from_other("notes.txt", "hello\n", "notes")
         wizard = self.env["devops.update.wizard"].create({"instance_id": self.instance.id})
@@ -381,6 +415,19 @@ class TestUpdate(UpdateMixin, RunnerCase):
     def test_update_wizard(self):
         self._wizard_update()
 
+    def test_rollback_by_its_user(self):
+        self.check_rollback_by_its_user()
+
+    def test_interrupted_step_fails_the_update(self):
+        """The runner died during a step: the update fails with that reason, never hangs."""
+        update = self.env["devops.update"].browse(self.instance.update(update_command=""))
+        (checkout,) = update.exec_ids
+        self.env.cr.execute("UPDATE devops_exec SET state = 'running' WHERE id = %s", [checkout.id])
+        self.run_all()
+        self.assertEqual(checkout.state, "interrupted")
+        self.assertEqual((update.state, update.failed_step), ("failed", "checkout"))
+        self.assertIn("runner stopped", update.message)
+
 
 @tagged("post_install", "-at_install")
 class TestUpdateSSH(UpdateMixin, SSHCase):
@@ -388,8 +435,7 @@ class TestUpdateSSH(UpdateMixin, SSHCase):
 
     def machine(self):
         if not self.ssh_machine.host_key:
-            self.ssh_machine.action_test_connection()
-            self.ssh_machine.action_accept_host_key()
+            self.trust_ssh_machine()
         return self.ssh_machine
 
     def test_update_pull_pip_modules_restart_health(self):
@@ -400,3 +446,6 @@ class TestUpdateSSH(UpdateMixin, SSHCase):
 
     def test_update_wizard_over_ssh(self):
         self._wizard_update()
+
+    def test_rollback_by_its_user(self):
+        self.check_rollback_by_its_user()

@@ -73,7 +73,7 @@ class TestExec(RunnerCase):
         run_id = self.local_machine.exec_command(
             ["sh", "-c", f"echo $$ > {pidfile}; echo waiting; sleep 60"]
         )
-        runner = threading.Thread(target=self.Exec.run_pending)
+        runner = threading.Thread(target=self.Exec._run_pending)
         runner.start()
         try:
             deadline = time.monotonic() + 20
@@ -149,17 +149,18 @@ class TestExec(RunnerCase):
         self.assertTrue(recent.exists())
 
     def test_who_sees_what(self):
-        mine = self.local_machine.with_user(self.devops_user).exec_command(["true"])
+        mine = self.local_machine.with_user(self.local_user).exec_command(["true"])
         shared = (
             self.local_machine.with_user(self.devops_manager)
             .with_context(devops_exec_shared=True)
             .exec_command(["true"])
         )
         private = self.local_machine.with_user(self.devops_manager).exec_command(["true"])
-        as_user = self.Exec.with_user(self.devops_user).search([]).ids
+        as_user = self.Exec.with_user(self.local_user).search([]).ids
         self.assertIn(mine, as_user)
         self.assertIn(shared, as_user)
         self.assertNotIn(private, as_user)
+        self.assertNotIn(mine, self.Exec.with_user(self.devops_user).search([]).ids)
         as_manager = self.Exec.with_user(self.devops_manager).search([]).ids
         self.assertTrue({mine, shared, private} <= set(as_manager))
         with self.assertRaises(AccessError):
@@ -180,11 +181,9 @@ class TestExec(RunnerCase):
         for user in (self.devops_user, self.devops_manager):
             with self.assertRaises(AccessError):
                 self.Exec.with_user(user).create(values)
-        run = self.Exec.browse(
-            self.local_machine.with_user(self.devops_user).exec_command(["true"])
-        )
+        run = self.Exec.browse(self.local_machine.with_user(self.local_user).exec_command(["true"]))
         with self.assertRaises(AccessError):
-            run.with_user(self.devops_user).write({"state": "done"})
+            run.with_user(self.local_user).write({"state": "done"})
 
     def test_hostile_input_is_data(self):
         hostile = os.path.join(self.tmp, "$(touch PWNED); `touch PWNED` | & a b")
@@ -221,7 +220,7 @@ class TestExec(RunnerCase):
         workspace = self.make_workspace(path=self.tmp)
         wizard = (
             self.env["devops.exec.wizard"]
-            .with_user(self.devops_user)
+            .with_user(self.local_user)
             .with_context(
                 default_workspace_id=workspace.id, default_machine_id=workspace.machine_id.id
             )
@@ -237,10 +236,10 @@ class TestExec(RunnerCase):
         run = self.Exec.browse(action["res_id"])
         self.assertEqual(action["res_model"], "devops.exec")
         self.assertEqual(run.workspace_id, workspace)
-        self.assertEqual(run.user_id, self.devops_user)
+        self.assertEqual(run.user_id, self.local_user)
         self.run_all()
         self.assertEqual(run.output, f"from the wizard\n{self.tmp}\n")
-        again = run.with_user(self.devops_user).action_run_again()
+        again = run.with_user(self.local_user).action_run_again()
         self.assertEqual(self.Exec.browse(again["res_id"]).command, "echo from the wizard; pwd")
 
     def test_local_machine_facts(self):

@@ -12,8 +12,7 @@ from .common import SSHCase
 @tagged("post_install", "-at_install")
 class TestExecSSH(SSHCase):
     def _trust(self):
-        self.ssh_machine.action_test_connection()
-        self.ssh_machine.action_accept_host_key()
+        self.trust_ssh_machine()
 
     def test_first_connection_pins_the_host_key(self):
         machine = self.ssh_machine
@@ -27,8 +26,8 @@ class TestExecSSH(SSHCase):
         self.assertFalse(machine.os_name)
         # A DevOps user may test, but only a manager accepts.
         with self.assertRaises(AccessError):
-            machine.with_user(self.devops_user).action_accept_host_key()
-        machine.with_user(self.devops_manager).action_accept_host_key()
+            machine.with_user(self.devops_user).action_accept_host_key(fingerprint)
+        machine.with_user(self.devops_manager).action_accept_host_key(fingerprint)
         self.assertEqual(machine.host_key, self.sshd.host_key)
         self.assertEqual(machine.host_key_fingerprint, fingerprint)
         self.assertFalse(machine.host_key_offered)
@@ -94,7 +93,7 @@ class TestExecSSH(SSHCase):
         )
         for user in (self.devops_manager, self.devops_user):
             with self.assertRaises(AccessError):
-                self.env["devops.machine.secret"].with_user(user).search([])
+                self.env["devops.secret"].with_user(user).search([])
         with self.assertRaises(AccessError):
             self.ssh_machine.with_user(self.devops_user).read(["ssh_password"])
         with self.assertRaises(AccessError):

@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import time
+from unittest.mock import patch
 
 import psutil
 
@@ -169,6 +170,49 @@ class TestInstance(InstanceMixin, RunnerCase):
         with self.assertRaises(UserError):
             instance.action_backup()  # no database
 
+    def test_one_bad_instance_never_stops_operate(self):
+        """A URL that slipped past validation (written by SQL) fails only its own checks."""
+        good = self.make_instance(self.workspace)
+        bad = self.make_instance(self.workspace)
+        for instance in (good, bad):
+            instance.action_start()
+        self.operate_until(good, "running")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE devops_instance SET health_url = 'http://127.0.0.1:99999/' WHERE id = %s",
+            [bad.id],
+        )
+        bad.invalidate_recordset()
+        self.kill_service(good)
+        good.auto_restart = False
+        self.env["devops.instance"]._cron_operate()
+        self.assertEqual(good.state, "down")  # still checked
+        self.assertIn("not running", good.last_error)
+        self.assertNotEqual(bad.state, "running")
+        self.assertIn("99999", bad.last_error)
+        # The same for an exception raised while handling one instance.
+        original = type(bad)._handle_incident
+
+        def flaky(instance, seen):
+            if instance == bad:
+                raise RuntimeError("boom")
+            return original(instance, seen)
+
+        good.last_error = False
+        with (
+            patch.object(type(bad), "_handle_incident", flaky),
+            self.assertLogs("odoo.addons.erplibre_devops.models.devops_instance", "ERROR"),
+        ):
+            self.env["devops.instance"]._cron_operate()
+        self.assertIn("boom", bad.last_error)
+        self.assertIn("not running", good.last_error)
+        self.env["devops.instance"]._cron_monitor()  # monitor too
+        self.assertEqual(len(good.check_ids), 1)
+        self.assertEqual(len(bad.check_ids), 1)
+        for instance in (good, bad):
+            instance.action_stop()
+        self.run_all()
+
     def test_monitor_history_and_retention(self):
         instance = self.make_instance(self.workspace)
         stopped = self.make_instance(self.workspace)
@@ -221,8 +265,7 @@ class TestInstance(InstanceMixin, RunnerCase):
 @tagged("post_install", "-at_install")
 class TestInstanceSSH(InstanceMixin, SSHCase):
     def test_ssh_instance(self):
-        self.ssh_machine.action_test_connection()
-        self.ssh_machine.action_accept_host_key()
+        self.trust_ssh_machine()
         write_health_server(self.tmp)
         workspace = self.make_workspace(name="Remote", path=self.tmp, machine=self.ssh_machine)
         instance = self.make_instance(workspace)
@@ -251,8 +294,7 @@ class TestInstanceSSH(InstanceMixin, SSHCase):
 
     def test_ssh_docker_instance(self):
         """A container on an SSH machine's engine: run and checked with docker over SSH."""
-        self.ssh_machine.action_test_connection()
-        self.ssh_machine.action_accept_host_key()
+        self.trust_ssh_machine()
         image = build_test_image(self.tmp)
         workspace = self.make_workspace(
             name="Remote docker", path=self.tmp, machine=self.ssh_machine

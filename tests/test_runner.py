@@ -13,7 +13,7 @@ from odoo.tests import TransactionCase, tagged
 
 from .common import committed_env, odoo_shell_argv, xmlid
 
-RUN_PENDING = "env['devops.exec'].run_pending()\n"
+RUN_PENDING = "env['devops.exec']._run_pending()\n"
 
 
 @tagged("post_install", "-at_install")
@@ -68,8 +68,11 @@ class TestRunnerProcesses(TransactionCase):
 
     def test_killed_runner_job_is_interrupted(self):
         pidfile = os.path.join(self.tmp, "job.pid")
+        daemon_pidfile = os.path.join(self.tmp, "daemon.pid")
+        # A daemon that left the session (setsid) is stopped with the run too.
+        daemon = f"setsid sh -c 'echo $$ > \"{daemon_pidfile}\"; exec sleep 120' &"
         with committed_env(self.dbname) as env:
-            run_id = self._queue(env, f'echo $$ > "{pidfile}"; exec sleep 120')
+            run_id = self._queue(env, f'{daemon} echo $$ > "{pidfile}"; exec sleep 120')
         runner = self._runner()
         runner.stdin.write(RUN_PENDING)
         runner.stdin.close()  # the shell runs its input once it has read all of it
@@ -89,7 +92,7 @@ class TestRunnerProcesses(TransactionCase):
         runner.wait(30)
         self.assertTrue(psutil.pid_exists(job_pid))  # the command outlived its runner
         with committed_env(self.dbname) as env:
-            env["devops.exec"].run_pending()
+            env["devops.exec"]._run_pending()
         with committed_env(self.dbname) as env:
             run = env["devops.exec"].browse(run_id)
             self.assertEqual(run.state, "interrupted")
@@ -102,4 +105,16 @@ class TestRunnerProcesses(TransactionCase):
         self.assertFalse(
             psutil.pid_exists(job_pid) and psutil.Process(job_pid).status() != "zombie",
             "the orphaned command was not killed",
+        )
+        with open(daemon_pidfile, encoding="ascii") as pid:
+            daemon_pid = int(pid.read())
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(daemon_pid) and time.monotonic() < deadline:
+            if psutil.Process(daemon_pid).status() == psutil.STATUS_ZOMBIE:
+                break
+            time.sleep(0.05)
+        self.assertFalse(
+            psutil.pid_exists(daemon_pid)
+            and psutil.Process(daemon_pid).status() != psutil.STATUS_ZOMBIE,
+            "the daemon it started with setsid was not killed",
         )

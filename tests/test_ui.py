@@ -211,7 +211,7 @@ class TestUi(HttpCase):
 
         def runner():
             while not stop.is_set():
-                self.env["devops.exec"].run_pending()
+                self.env["devops.exec"]._run_pending()
                 stop.wait(0.2)
 
         thread = threading.Thread(target=runner, name="devops-test-runner")

@@ -23,6 +23,7 @@ FILE_STATES = [
 
 class DevopsCodeWizardFile(models.TransientModel):
     _name = "devops.code.wizard.file"
+    _inherit = ["devops.input.mixin"]
     _description = "A file of the code wizard"
     _order = "path"
 
@@ -38,6 +39,7 @@ class DevopsCodeWizardFile(models.TransientModel):
 
 class DevopsCodeWizard(models.TransientModel):
     _name = "devops.code.wizard"
+    _inherit = ["devops.input.mixin"]
     _description = "Code a workspace"
 
     workspace_id = fields.Many2one("devops.workspace", required=True)

@@ -4,7 +4,7 @@ and its git blame."""
 
 import datetime
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..models.utils import form_action
@@ -12,6 +12,7 @@ from ..models.utils import form_action
 
 class DevopsDebugWizardFrame(models.TransientModel):
     _name = "devops.debug.wizard.frame"
+    _inherit = ["devops.input.mixin"]
     _description = "An error of the debug wizard, at its source"
     _order = "id"
 
@@ -25,9 +26,10 @@ class DevopsDebugWizardFrame(models.TransientModel):
 
 class DevopsDebugWizard(models.TransientModel):
     _name = "devops.debug.wizard"
+    _inherit = ["devops.input.mixin"]
     _description = "Debug"
 
-    workspace_id = fields.Many2one("devops.workspace", required=True)
+    workspace_id = fields.Many2one("devops.workspace")
     instance_id = fields.Many2one("devops.instance", domain="[('workspace_id', '=', workspace_id)]")
     mode = fields.Selection(
         [("command", "Run a command"), ("instance", "Start the instance in debug mode")],
@@ -37,15 +39,37 @@ class DevopsDebugWizard(models.TransientModel):
     command = fields.Text(help="Run by /bin/sh -c in the workspace's directory.")
     test_tags = fields.Char(help="Odoo --test-tags to run in debug mode, e.g. /my_module")
     exec_id = fields.Many2one("devops.exec", string="Run", readonly=True)
-    state = fields.Selection(related="exec_id.state")
-    output = fields.Text(related="exec_id.output")
+    # Read as the user, never as superuser: a run the user may not read shows nothing.
+    state = fields.Selection(related="exec_id.state", compute_sudo=False)
+    output = fields.Text(related="exec_id.output", compute_sudo=False)
     frame_ids = fields.One2many("devops.debug.wizard.frame", "wizard_id", string="Errors")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        wizards = super().create(vals_list)
+        wizards._check_run_access()
+        return wizards
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "exec_id" in vals:
+            self._check_run_access()
+        return result
+
+    def _check_run_access(self):
+        """A wizard only shows runs its user may read (not another user's private run)."""
+        for wizard in self:
+            if wizard.exec_id:
+                wizard.exec_id.check_access("read")
+
     def _reopen(self):
-        return form_action(self, self.env._("Debug: %(name)s", name=self.workspace_id.name))
+        name = self.workspace_id.name or self.exec_id.machine_id.name or ""
+        return form_action(self, self.env._("Debug: %(name)s", name=name))
 
     def action_run(self):
         self.ensure_one()
+        if not self.workspace_id:
+            raise UserError(self.env._("Choose the workspace to run in."))
         if self.mode == "instance":
             if not self.instance_id:
                 raise UserError(self.env._("Choose the instance to start in debug mode."))

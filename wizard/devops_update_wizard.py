@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 
+from ..models.devops_update import DEFAULT_PIP
 from ..models.utils import form_action
 
 
@@ -7,6 +8,7 @@ class DevopsUpdateWizard(models.TransientModel):
     """Update an instance to new code: see devops.update for the steps."""
 
     _name = "devops.update.wizard"
+    _inherit = ["devops.input.mixin"]
     _description = "Update an instance"
 
     instance_id = fields.Many2one("devops.instance", required=True)
@@ -16,7 +18,7 @@ class DevopsUpdateWizard(models.TransientModel):
     modules = fields.Char(help="Comma-separated. Empty: the modules whose files changed.")
     pip_command = fields.Char(
         string="When requirements.txt changed",
-        default="python3 -m pip install -r requirements.txt",
+        default=DEFAULT_PIP,
     )
     update_command = fields.Text(
         compute="_compute_update_command",

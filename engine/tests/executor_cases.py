@@ -178,6 +178,36 @@ class ExecutorCases:
         assert len(calls) >= 3
         assert gone(read_pids(pids, 1)[0])
 
+    def test_timeout_kills_a_daemon_that_left_the_session(self, executor, tmp_path):
+        """A double-forked setsid daemon (re-parented to init) carries the run's token."""
+        pids = tmp_path / "pids"
+        daemon = f"setsid sh -c 'sleep 60 & echo $! > {pids}; wait' > /dev/null 2>&1 &"
+        script = f"( {daemon} ); sleep 60"
+        token = "ab" * 16
+        result, _ = run(executor, script_argv(script), timeout=1, token=token)
+        assert result.timed_out
+        pid = read_pids(pids, 1)[0]
+        assert gone(pid), f"the daemon {pid} survived the timeout"
+
+    def test_kill_marked_after_the_run(self, executor, tmp_path):
+        """What a dead runner left behind is found by its token and stopped."""
+        pids = tmp_path / "pids"
+        token = "cd" * 16
+        script = f"setsid sh -c 'sleep 60 & echo $! > {pids}; wait' > /dev/null 2>&1 &"
+        result, _ = run(executor, script_argv(script), token=token)
+        assert result.ok
+        pid = read_pids(pids, 1)[0]
+        assert not gone(pid, timeout=0.3)
+        executor.kill_marked("ef" * 16)  # another run's token: nothing happens
+        assert not gone(pid, timeout=0.3)
+        executor.kill_marked(token)
+        assert gone(pid)
+
+    def test_token_is_checked(self, executor):
+        for token in ("", "x; rm -rf /", "AB" * 16, "a" * 8, 123):
+            with pytest.raises(ExecError):
+                run(executor, ["true"], token=token)
+
     def test_non_utf8_output(self, executor):
         result, capture = run(executor, ["printf", "caf\\351 \\377 ok"])
         assert result.ok
