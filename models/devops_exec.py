@@ -53,7 +53,7 @@ from ..engine import git
 from ..engine.executor import ExecError, RunSpec, script_argv
 from ..engine.local import process_alive
 from ..engine.output import STDERR, Capture
-from .utils import arg_int, form_action
+from .utils import arg_int, arg_text, form_action
 
 _logger = logging.getLogger(__name__)
 
@@ -344,6 +344,9 @@ class DevopsExec(models.Model):
                     value=stage,
                 )
             )
+        stage = arg_text(self.env, self.env._("The stage"), stage, max_length=64)
+        if not stage:
+            return Stage
         found = Stage.search([("code", "=", stage)], limit=1)
         if not found:
             raise UserError(self.env._("No DevOps stage has the code '%(code)s'.", code=stage))

@@ -7,6 +7,7 @@
 #   scripts/dev.sh pytest [ARGS]    the engine tests alone, ARGS passed to pytest
 #   scripts/dev.sh odoo-test [TAGS] the Odoo tests alone (default tags: /erplibre_devops)
 #   scripts/dev.sh shell    an Odoo shell on the app database
+#   scripts/dev.sh rekey    re-encrypt the app database's secrets under a new key
 #   scripts/dev.sh i18n     export i18n/erplibre_devops.pot and merge it into i18n/fr.po
 #   scripts/dev.sh bench    the engine benchmarks (benchmarks/engine_bench.py)
 #   scripts/dev.sh stop     stop the private PostgreSQL cluster
@@ -360,6 +361,14 @@ cmd_shell() {
   exec python "$ODOO/odoo-bin" shell -c "$CONF" -d "$DB" --no-http
 }
 
+# Re-encrypt the secrets of the app database under a new key (see README, Secrets at rest).
+# Odoo finds an addon's command before it reads the configuration: addons path first.
+cmd_rekey() {
+  setup
+  db_exists "$DB" || die "No database $DB: run 'scripts/dev.sh run' first."
+  exec python "$ODOO/odoo-bin" --addons-path="$ADDONS_PATH" devops_rekey -c "$CONF" -d "$DB"
+}
+
 cmd_lint() {
   [ -n "${VENV:-}" ] || {
     find_odoo
@@ -631,6 +640,7 @@ odoo-test)
   [ "$ODOO_FAILED" = 0 ] && [ "$ODOO_ERRLINES" = 0 ] && [ "$ODOO_WARNLINES" = 0 ]
   ;;
 shell) cmd_shell ;;
+rekey) cmd_rekey ;;
 bench)
   find_odoo
   ensure_venv

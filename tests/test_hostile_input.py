@@ -6,15 +6,19 @@ exception, never a traceback) or is kept as data: the runs it queued are then ru
 and no payload may have executed (every payload would create a file in a canary folder).
 """
 
+import logging
 import math
 import os
 import random
+import time
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import RunnerCase
 from .test_code import GitMixin
+
+_logger = logging.getLogger(__name__)
 
 INTERNAL = ("Traceback", "object has no attribute", "invalid literal", "unsupported operand")
 
@@ -123,6 +127,10 @@ class TestHostileInput(GitMixin, RunnerCase):
         cls.values = hostile_values(cls.canary)
         _remote, clone = cls.make_repos(cls.make_tempdir())
         cls.workspace = cls.make_workspace(name="Hostile", path=clone)
+        # The code wizard's branches go to a clone of their own (the updates' refs stay
+        # missing: each accepted ref ends at its checkout).
+        _remote, code_clone = cls.make_repos(cls.make_tempdir())
+        cls.code_workspace = cls.make_workspace(name="Hostile code", path=code_clone)
         cls.instance = cls.env["devops.instance"].create(
             {
                 "name": "Hostile instance",
@@ -144,7 +152,7 @@ class TestHostileInput(GitMixin, RunnerCase):
 
     def sweep(self, label, call):
         """Call ``call(value)`` for every value; returns how many were accepted."""
-        accepted = 0
+        accepted, started = 0, time.monotonic()
         for value in self.values:
             try:
                 with self.env.cr.savepoint():
@@ -158,6 +166,13 @@ class TestHostileInput(GitMixin, RunnerCase):
                     self.assertNotIn(word, message, f"{label}({value!r}): {message}")
             except Exception as error:  # noqa: BLE001 - what this test exists to catch
                 self.fail(f"{label}({value!r}) raised {type(error).__name__}: {error}")
+        _logger.info(
+            "%s: %s of %s values accepted (%.1f s)",
+            label,
+            accepted,
+            len(self.values),
+            time.monotonic() - started,
+        )
         return accepted
 
     def test_sweep(self):
@@ -249,7 +264,9 @@ class TestHostileInput(GitMixin, RunnerCase):
         }
         accepted = {label: self.sweep(label, call) for label, call in targets.items()}
         # Whatever was accepted ran for real: no payload may have executed.
-        self.run_all()
+        started = time.monotonic()
+        ran = self.run_all()
+        _logger.info("%s runs queued by accepted values (%.1f s)", ran, time.monotonic() - started)
         self.assertEqual(os.listdir(self.canary), [], accepted)
         self.assertFalse(self.env["devops.exec"].search([("state", "in", ("queued", "running"))]))
         # Values were refused where they must be: nothing hostile got into these.
@@ -258,7 +275,7 @@ class TestHostileInput(GitMixin, RunnerCase):
 
     def _code_wizard(self, user, values):
         wizard = self.env["devops.code.wizard"].with_user(user).create(
-            {"workspace_id": self.workspace.id}
+            {"workspace_id": self.code_workspace.id}
         )
         wizard.write(values)
         return wizard
