@@ -64,39 +64,40 @@ class DevopsInputMixin(models.AbstractModel):
     @api.model
     def _input_problem(self, field, value):
         """What is wrong with ``value`` for ``field``, or None."""
-        _ = self.env._
         if value is None or value is False:
             return None
         kind = field.type
         if kind in TEXT_TYPES:
             if not isinstance(value, str):
-                return _("text is expected, not %(type)s.", type=type(value).__name__)
+                return self.env._("text is expected, not %(type)s.", type=type(value).__name__)
             if "\x00" in value:
-                return _("it contains a NUL character.")
+                return self.env._("it contains a NUL character.")
             if kind == "selection":
                 allowed = [key for key, _label in field._description_selection(self.env)]
                 if value not in allowed:
-                    return _("%(value)r is not one of %(allowed)s.", value=value, allowed=allowed)
+                    return self.env._(
+                        "%(value)r is not one of %(allowed)s.", value=value, allowed=allowed
+                    )
         elif kind in ("integer", "many2one", "many2one_reference"):
             if kind == "many2one" and isinstance(value, models.BaseModel):
                 return None
             if isinstance(value, bool) or not isinstance(value, int):
-                return _("a whole number is expected, not %(value)r.", value=value)
+                return self.env._("a whole number is expected, not %(value)r.", value=value)
             if not INT_MIN <= value <= INT_MAX:
-                return _("%(value)s is out of range.", value=value)
+                return self.env._("%(value)s is out of range.", value=value)
         elif kind in ("float", "monetary"):
             if isinstance(value, bool) or not isinstance(value, int | float):
-                return _("a number is expected, not %(value)r.", value=value)
+                return self.env._("a number is expected, not %(value)r.", value=value)
             if value != value or value in (float("inf"), float("-inf")):  # NaN, infinities
-                return _("a finite number is expected.")
+                return self.env._("a finite number is expected.")
         elif kind == "boolean":
             if not isinstance(value, bool | int):
-                return _("true or false is expected, not %(value)r.", value=value)
+                return self.env._("true or false is expected, not %(value)r.", value=value)
         elif kind in ("datetime", "date"):
             return self._date_problem(field, value)
         elif kind in ("one2many", "many2many"):
             if not isinstance(value, list | tuple):
-                return _("a list of commands is expected, not %(value)r.", value=value)
+                return self.env._("a list of commands is expected, not %(value)r.", value=value)
         return None
 
     @api.model

@@ -71,7 +71,7 @@ def hostile_values(canary, count=1000, seed=8):
         "Ada <ada@example.com>",
     ]
     suffixes = ["", "\n", " ", "x", "\x00"]
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not cryptography
     values = []
     seen = set()
 
@@ -164,7 +164,7 @@ class TestHostileInput(GitMixin, RunnerCase):
                 self.assertTrue(message.strip(), f"{label}({value!r}): an empty message")
                 for word in INTERNAL:
                     self.assertNotIn(word, message, f"{label}({value!r}): {message}")
-            except Exception as error:  # noqa: BLE001 - what this test exists to catch
+            except Exception as error:
                 self.fail(f"{label}({value!r}) raised {type(error).__name__}: {error}")
         _logger.info(
             "%s: %s of %s values accepted (%.1f s)",
@@ -212,9 +212,7 @@ class TestHostileInput(GitMixin, RunnerCase):
                 {"path": v}
             ),
             "instance.port": lambda v: self.scratch.with_user(manager).write({"port": v}),
-            "instance.database": lambda v: self.scratch.with_user(manager).write(
-                {"database": v}
-            ),
+            "instance.database": lambda v: self.scratch.with_user(manager).write({"database": v}),
             "instance.image": lambda v: self.scratch.with_user(manager).write(
                 {"kind": "docker", "image": v}
             ),
@@ -225,16 +223,21 @@ class TestHostileInput(GitMixin, RunnerCase):
             "instance.container_port": lambda v: self.scratch.with_user(manager).write(
                 {"container_port": v}
             ),
-            "exec wizard": lambda v: self.env["devops.exec.wizard"]
-            .with_user(user)
-            .create({"machine_id": self.local_machine.id, "command": "true", "timeout": v})
-            .action_run(),
-            "update wizard": lambda v: self.env["devops.update.wizard"]
-            .with_user(user)
-            .create({"instance_id": self.instance.id, "ref": v, "update_command": False})
-            .action_run(),
-            "code wizard branch": lambda v: self._code_wizard(user, {"new_branch": v})
-            .action_create_branch(),
+            "exec wizard": lambda v: (
+                self.env["devops.exec.wizard"]
+                .with_user(user)
+                .create({"machine_id": self.local_machine.id, "command": "true", "timeout": v})
+                .action_run()
+            ),
+            "update wizard": lambda v: (
+                self.env["devops.update.wizard"]
+                .with_user(user)
+                .create({"instance_id": self.instance.id, "ref": v, "update_command": False})
+                .action_run()
+            ),
+            "code wizard branch": lambda v: self._code_wizard(
+                user, {"new_branch": v}
+            ).action_create_branch(),
             "code wizard author": lambda v: self._code_wizard(
                 user,
                 {
@@ -250,17 +253,19 @@ class TestHostileInput(GitMixin, RunnerCase):
                     "file_ids": [(0, 0, {"path": "no-such-file", "selected": True})],
                 },
             ).action_commit(),
-            "debug wizard test_tags": lambda v: self.env["devops.debug.wizard"]
-            .with_user(user)
-            .create(
-                {
-                    "workspace_id": self.workspace.id,
-                    "instance_id": self.instance.id,
-                    "mode": "instance",
-                    "test_tags": v,
-                }
-            )
-            .action_run(),
+            "debug wizard test_tags": lambda v: (
+                self.env["devops.debug.wizard"]
+                .with_user(user)
+                .create(
+                    {
+                        "workspace_id": self.workspace.id,
+                        "instance_id": self.instance.id,
+                        "mode": "instance",
+                        "test_tags": v,
+                    }
+                )
+                .action_run()
+            ),
         }
         accepted = {label: self.sweep(label, call) for label, call in targets.items()}
         # Whatever was accepted ran for real: no payload may have executed.
@@ -274,8 +279,10 @@ class TestHostileInput(GitMixin, RunnerCase):
             self.assertLess(accepted[label], len(self.values) // 10, label)
 
     def _code_wizard(self, user, values):
-        wizard = self.env["devops.code.wizard"].with_user(user).create(
-            {"workspace_id": self.code_workspace.id}
+        wizard = (
+            self.env["devops.code.wizard"]
+            .with_user(user)
+            .create({"workspace_id": self.code_workspace.id})
         )
         wizard.write(values)
         return wizard

@@ -136,3 +136,18 @@ def test_source_excerpt(tmp_path):
     _, out = run(git.source_argv(str(path), 1, around=2), tmp_path)
     assert [n for n, _ in git.parse_source(out)] == [1, 2, 3]
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_todo_parse_paths_with_newlines():
+    text = "a.py\x003\x00# TODO: one\nodd\nname.py\x001\x00# FIXME two\n"
+    assert git.parse_todo_grep(text) == [
+        ("a.py", 3, "TODO", "one"),
+        ("odd\nname.py", 1, "FIXME", "two"),
+    ]
+
+
+def test_literal_pathspecs_everywhere():
+    assert git.GIT_ENV["GIT_LITERAL_PATHSPECS"] == "1"
+    argv = git.commit_argv("m", "A <a@b.c>", [":(top)x.py"])
+    assert "--literal-pathspecs" in argv[2]
+    assert argv[-1] == ":(top)x.py"

@@ -1,6 +1,7 @@
 import http.server
 import os
 import socket
+import subprocess
 import threading
 import time
 
@@ -128,3 +129,35 @@ def test_probe_many_is_concurrent():
         assert elapsed < 10  # sequential: 30 s
     finally:
         server.shutdown()
+
+
+def test_probe_never_raises():
+    for url in ("http://127.0.0.1:99999/", "http://h:abc/", "http://[::1", "http://x/\x00"):
+        result = probe.probe("127.0.0.1", 1, url, timeout=0.5)
+        assert not result.healthy
+        result = probe.probe("127.0.0.1", 22, url, timeout=0.5)
+        assert not result.healthy
+
+
+def test_state_folder_is_ignored_by_git(server_dir):
+    """Starting a service from a checkout keeps .devops/ out of its untracked files."""
+    subprocess.run(["git", "init", "-q", str(server_dir)], check=True)
+    pid_file, log_file = service.paths(str(server_dir), 1)
+    executor = LocalExecutor()
+    port = free_port()
+    argv = service.process_start_argv(
+        service.expand("python3 -u health_server.py {port}", port, None), log_file, pid_file
+    )
+    try:
+        assert executor.run(RunSpec(argv, cwd=str(server_dir), timeout=20), Capture()).ok
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=server_dir,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert ".devops" not in status
+        assert "health_server.py" in status
+    finally:
+        executor.run(RunSpec(service.process_stop_argv(pid_file), timeout=20), Capture())

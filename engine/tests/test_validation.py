@@ -90,3 +90,55 @@ def test_problem_formats_its_parameters():
     assert problem.params == {"port": 70000}
     assert str(problem) == "The port 70000 is out of range: use a number from 1 to 65535."
     assert str(v.check_host("")) == "The host is empty: enter a host name or an IP address."
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8069/web/health",
+        "https://erp.example.com/web/health?db_server_status=1",
+        "http://[::1]:8069/",
+        "http://192.0.2.10/",
+    ],
+)
+def test_url_ok(url):
+    assert v.check_url(url) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/",
+        "http://h:abc/",
+        "http://[::1",
+        "http://h:0/",
+        "ftp://example.com/",
+        "http://",
+        "http:///path",
+        "http://a b/",
+        "http://example.com/\n",
+        "http://example.com/\x00",
+        "http://-oProxyCommand=x/",
+        "javascript:alert(1)",
+        "",
+        None,
+        8069,
+    ],
+)
+def test_url_refused(url):
+    assert v.check_url(url)
+
+
+def test_trailing_newline_refused():
+    """Whole-string matches: a "$" in a pattern would let a final newline through."""
+    assert v.check_user_name("odoo\n")
+    assert v.check_host("example.com\n")
+    assert v.check_absolute_path("/srv/x\n")
+
+
+@pytest.mark.parametrize("value", [123, ["a"], {"a": 1}, b"bytes"])
+def test_wrong_types_are_problems_not_exceptions(value):
+    assert v.check_host(value)
+    assert v.check_user_name(value)
+    assert v.check_absolute_path(value)
+    assert v.check_url(value)
