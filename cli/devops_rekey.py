@@ -35,4 +35,5 @@ class DevopsRekey(Command):
             if "devops.secret" not in env:
                 sys.exit(f"erplibre_devops is not installed in {known.database}.")
             count, then = env["devops.secret"]._rekey_command()
-        print(f"{count} secret(s) re-encrypted. {then}")
+        # A command-line tool: its result goes to the terminal.
+        print(f"{count} secret(s) re-encrypted. {then}")  # pylint: disable=print-used
