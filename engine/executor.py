@@ -179,6 +179,14 @@ class Executor:
         result.duration = time.monotonic() - start
         return result
 
+    def start_job(self, spec, jobs_dir=None):
+        """Launch ``spec`` detached (engine.jobs); returns its Job.  ``spec.token`` names it."""
+        raise NotImplementedError
+
+    def attach_job(self, token, jobs_dir=None):
+        """The Job of an earlier ``start_job`` (``missing`` when it does not exist)."""
+        raise NotImplementedError
+
     def kill_marked(self, token, sig=signal.SIGKILL):
         """Signal every process of the machine that carries the run token ``token`` (the
         processes of a run whose runner died)."""

@@ -28,6 +28,7 @@ class Stream:
         self.tail = collections.deque()
         self.tail_size = 0
         self.size = 0
+        self.skipped = False
 
     def write(self, data):
         self.size += len(data)
@@ -41,6 +42,16 @@ class Stream:
         self.tail_size += len(data)
         while self.tail_size - len(self.tail[0]) >= self.tail_limit:
             self.tail_size -= len(self.tail.popleft())
+
+    def skip(self, count):
+        """``count`` bytes went by unread (the middle of a large output): counted as
+        omitted; the tail restarts after them."""
+        if count <= 0:
+            return
+        self.size += count
+        self.tail.clear()
+        self.tail_size = 0
+        self.skipped = True
 
     @property
     def truncated(self):
@@ -91,6 +102,11 @@ class Capture:
                 self._open_spill()
         elif self._spill is not None:
             self._spill_write(data)
+
+    def skip(self, stream, count):
+        """``count`` bytes of ``stream`` went by unread (see Stream.skip)."""
+        self.streams[stream].skip(count)
+        self.combined.skip(count)
 
     def _open_spill(self):
         fd, self.spill_path = tempfile.mkstemp(prefix="devops-output-", dir=self.spill_dir)

@@ -36,11 +36,12 @@ import time
 
 import paramiko
 
-from . import validation
-from .executor import ExecError, Executor, kill_marked_argv
-from .output import STDERR, STDOUT
+from . import jobs, validation
+from .executor import ExecError, Executor, RunSpec, kill_marked_argv
+from .output import STDERR, STDOUT, Capture
 
 PID_MARKER = b"\x1eDEVOPS-PID "
+HEAD = TAIL = 64 * 1024  # what a job follower reads of each stream (Capture's defaults)
 KEEPALIVE = 15
 CHUNK = 256 * 1024
 
@@ -339,6 +340,52 @@ class _Handle:
 class SSHExecutor(Executor):
     def __init__(self, target):
         self.target = target
+
+    # --- Detached jobs (engine.jobs) --------------------------------------------------
+
+    def start_job(self, spec, jobs_dir=None):
+        spec.check()
+        if not spec.token:
+            raise ExecError("A detached job needs a token.")
+        path = jobs.job_path(jobs_dir or jobs.REMOTE_JOBS_DIR, spec.token)
+        launch = RunSpec(
+            ["/bin/sh", "-c", jobs.LAUNCH, "devops-launch", path, *spec.argv],
+            cwd=spec.cwd,
+            env=spec.env,
+            timeout=30,
+            token=spec.token,
+        )
+        capture = Capture()
+        result = self.run(launch, capture)
+        if not result.ok:
+            message = capture.text(STDERR).strip() or f"exit status {result.exit_code}"
+            raise ExecError(f"Could not start the command on {self.target.label}: {message}")
+        job = self._job(spec.token, path)
+        job.pid = int(capture.text(STDOUT).split()[-1])
+        job.follow()
+        return job
+
+    def attach_job(self, token, jobs_dir=None):
+        job = self._job(token, jobs.job_path(jobs_dir or jobs.REMOTE_JOBS_DIR, token))
+        job.follow()
+        return job
+
+    def _job(self, token, path):
+        return jobs.SSHJob(token, path, self._open_channel, self._quick, HEAD, TAIL)
+
+    def _quick(self, command):
+        with contextlib.suppress(ExecError):
+            run_quick(POOL.get(self.target), command)
+
+    def _open_channel(self, command):
+        try:
+            client = POOL.get(self.target)
+            channel = client.get_transport().open_session(timeout=self.target.connect_timeout)
+            channel.exec_command(command)
+        except (paramiko.SSHException, EOFError, OSError) as error:
+            POOL.drop(self.target)
+            raise SSHError(f"The connection to {self.target.label} was lost: {error}") from error
+        return channel
 
     def _start(self, spec):
         client = POOL.get(self.target)
