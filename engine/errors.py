@@ -94,7 +94,9 @@ def _traceback(lines, start):
 
 
 def parse(text):
-    lines = text.splitlines()
+    # Only newlines end a line: str.splitlines() would also split on U+2028, U+0085, \x1c…,
+    # letting a value printed inside one line pose as a line of its own.
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
     found = {}
     order = []
 

@@ -8,6 +8,8 @@ NUL-separated, --porcelain blame), so parsing does not depend on the user's loca
 
 import re
 
+from .validation import CONTROL
+
 GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",  # never wait for a password on a terminal nobody watches
     "GIT_OPTIONAL_LOCKS": "0",  # status must not take the index lock
@@ -30,7 +32,7 @@ def check_ref_name(name):
         raise GitInputError("The branch name is empty.")
     if name.startswith("-"):
         raise GitInputError(f"A branch name cannot start with '-': {name}")
-    if any(char in name for char in " ~^:?*[\\\x7f") or any(ord(c) < 32 for c in name):
+    if any(char in name for char in " ~^:?*[\\") or CONTROL.search(name):
         raise GitInputError(f"'{name}' is not a valid branch name.")
     if ".." in name or name.endswith((".", "/", ".lock")) or "@{" in name:
         raise GitInputError(f"'{name}' is not a valid branch name.")
@@ -38,7 +40,11 @@ def check_ref_name(name):
 
 
 def check_author(author):
-    if not isinstance(author, str) or not re.fullmatch(r"[^<>\x00-\x1f]+ <[^<>\s]+>", author):
+    if (
+        not isinstance(author, str)
+        or CONTROL.search(author)
+        or not re.fullmatch(r"[^<>]+ <[^<>\s]+>", author)
+    ):
         raise GitInputError("The author reads 'Name <email>'.")
     return author
 
@@ -174,15 +180,27 @@ def head_argv():
     return ["/bin/sh", "-c", "git rev-parse HEAD && git rev-parse --abbrev-ref HEAD"]
 
 
+# Refuse to move a work tree that holds uncommitted changes to tracked files: a checkout
+# or a pull would carry them along, or (a path given as a ref) throw them away.
+_CLEAN_OR_STOP = """
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+    echo "The work tree has uncommitted changes: commit or stash them first." >&2
+    git status --short --untracked-files=no >&2
+    exit 1
+fi
+"""
+
+
 def checkout_argv(ref=None):
     """Fetch, then go to ``ref`` (a branch follows its upstream, fast-forward only), or pull
-    the current branch (fast-forward only) when no ref is given."""
+    the current branch (fast-forward only) when no ref is given.  ``ref`` is always read as
+    a revision (``git checkout REF --``), never as a path; a dirty work tree is refused."""
     if not ref:
-        return ["git", "pull", "--ff-only"]
+        return ["/bin/sh", "-c", _CLEAN_OR_STOP + "git pull --ff-only\n", "devops-pull"]
     check_ref_name(ref)
-    script = (
+    script = _CLEAN_OR_STOP + (
         "git fetch --quiet --all --tags --prune || exit $?\n"
-        'git checkout --quiet "$1" || exit $?\n'
+        'git checkout --quiet "$1" -- || exit $?\n'
         "if git rev-parse --abbrev-ref --symbolic-full-name '@{u}' >/dev/null 2>&1; then\n"
         "    git merge --ff-only --quiet '@{u}' || exit $?\n"
         "fi\n"
@@ -237,18 +255,31 @@ def parse_todo_grep(text):
     return found
 
 
-def source_argv(path, line, around=5):
-    """Lines ``line - around`` to ``line + around`` of ``path``, numbered ("N\ttext")."""
+# $1 file, $2 first line, $3 last line, $4 folder the file must be in ("" for anywhere).
+# The real path (links resolved) is checked, only regular files are read, at most 4 MB.
+_SOURCE = r"""
+p=$(readlink -f -- "$1") || exit 3
+if [ -n "$4" ]; then
+    r=$(readlink -f -- "$4") || exit 3
+    case $p in "$r"/*) ;; *) echo "$1 is outside $4" >&2; exit 4 ;; esac
+fi
+[ -f "$p" ] || { echo "$1 is not a file" >&2; exit 3; }
+head -c 4000000 -- "$p" |
+    awk -v a="$2" -v b="$3" 'NR >= a && NR <= b { print NR "\t" $0 } NR > b { exit }'
+"""
+
+
+def source_argv(path, line, around=5, inside=None):
+    """Lines ``line - around`` to ``line + around`` of ``path``, numbered ("N\ttext");
+    with ``inside``, only when the file's real path is in that folder."""
     first, last = max(1, int(line) - around), int(line) + around
-    if not path.startswith("/"):
-        path = "./" + path  # awk would read "-x" as an option and "a=b" as an assignment
-    return ["awk", f'NR >= {first} && NR <= {last} {{ print NR "\\t" $0 }}', path]
+    return ["/bin/sh", "-c", _SOURCE, "devops-source", path, str(first), str(last), inside or ""]
 
 
 def parse_source(text):
     """[(line number, text)] from ``source_argv`` output."""
     rows = []
-    for row in text.splitlines():
+    for row in text.split("\n"):  # only newlines: a source line may hold U+2028 and kin
         number, _tab, content = row.partition("\t")
         if number.isdigit():
             rows.append((int(number), content))
@@ -265,7 +296,7 @@ def blame_argv(path, lines):
 def parse_blame(text):
     """{final line number: {"author", "email", "time" (epoch), "sha", "summary"}}."""
     result, current, line = {}, {}, None
-    for row in text.splitlines():
+    for row in text.split("\n"):
         if row.startswith("\t"):
             if line is not None:
                 result[line] = current

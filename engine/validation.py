@@ -39,7 +39,9 @@ def _problem(template, **params):
 _HOST_LABEL = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # POSIX portable user names (useradd's default rule), no leading hyphen.
 _USER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}\$?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, C1 controls (U+0085 is a line end for str.splitlines) and the Unicode
+# line and paragraph separators: none belongs in a one-line value.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def check_port(port):
@@ -59,7 +61,7 @@ def check_host(host):
         return _problem(_("The host is empty: enter a host name or an IP address."))
     if host != host.strip():
         return _problem(_("The host has leading or trailing spaces: remove them."))
-    if _CONTROL.search(host) or " " in host:
+    if CONTROL.search(host) or " " in host:
         return _problem(_("The host may not contain spaces or control characters."))
     if host.startswith("-"):
         return _problem(_("The host may not start with '-'."))
@@ -107,7 +109,7 @@ def check_absolute_path(path):
         return _problem(_("The path is empty: enter an absolute path such as /home/odoo/erplibre."))
     if "\x00" in path:
         return _problem(_("The path contains a NUL character."))
-    if _CONTROL.search(path):
+    if CONTROL.search(path):
         return _problem(_("The path contains a control character (such as a newline): remove it."))
     if not path.startswith("/"):
         return _problem(
@@ -132,7 +134,7 @@ def check_url(url):
     control characters."""
     if not isinstance(url, str) or not url:
         return _problem(_("The URL is empty."))
-    if _CONTROL.search(url) or " " in url:
+    if CONTROL.search(url) or " " in url:
         return _problem(_("The URL may not contain spaces or control characters."))
     try:
         parts = urllib.parse.urlsplit(url)

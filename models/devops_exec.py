@@ -103,6 +103,7 @@ class DevopsExec(models.Model):
     token = fields.Char(
         readonly=True,
         copy=False,
+        groups=MANAGER,
         help="Marks every process of the run in its environment (DEVOPS_RUN_TOKEN), so "
         "that cancel, timeout and recovery find the ones that left its process group.",
     )
@@ -215,9 +216,16 @@ class DevopsExec(models.Model):
         if not isinstance(machine, models.BaseModel) or machine._name != "devops.machine":
             raise UserError(self.env._("Choose the machine to run the command on."))
         machine._ensure_one_existing()
-        machine.check_access("read")
+        if not machine.active:
+            raise UserError(
+                self.env._(
+                    "The machine %(machine)s is archived: restore it before running commands on "
+                    "it.",
+                    machine=machine.display_name,
+                )
+            )
         if workspace:
-            workspace.check_access("read")
+            workspace._ensure_one_existing()
         if not builtin:
             self._check_may_run_own_commands(machine)
         if isinstance(command, str):
@@ -266,10 +274,14 @@ class DevopsExec(models.Model):
         return run.id
 
     @api.model
+    def _may_run_own_commands(self, machine):
+        return machine.kind != "local" or self.env.su or self.env.user.has_group(LOCAL)
+
+    @api.model
     def _check_may_run_own_commands(self, machine):
         """Commands of one's own on the Odoo server's machine are a privilege: that system
         user reads Odoo's database, configuration and every secret."""
-        if machine.kind == "local" and not self.env.su and not self.env.user.has_group(LOCAL):
+        if not self._may_run_own_commands(machine):
             raise AccessError(
                 self.env._(
                     "Running commands of your own on %(machine)s (the Odoo server itself) needs "
@@ -284,7 +296,12 @@ class DevopsExec(models.Model):
         """Seconds from 1 to MAX_TIMEOUT (a fraction is rounded up); None: the default."""
         if timeout is None or timeout is False:
             params = self.env["ir.config_parameter"].sudo()
-            timeout = int(params.get_param("erplibre_devops.command_timeout", 600) or 600)
+            try:
+                timeout = int(params.get_param("erplibre_devops.command_timeout", 600) or 600)
+            except ValueError:
+                timeout = 600
+            if not 0 < timeout <= MAX_TIMEOUT:  # a setting written behind the form's back
+                timeout = min(max(timeout, 1), MAX_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
             raise UserError(
                 self.env._("The timeout must be a number of seconds, not %(value)r.", value=timeout)
@@ -356,6 +373,7 @@ class DevopsExec(models.Model):
 
     def action_cancel(self):
         """Cancel queued runs at once; ask running ones to stop (the runner kills them)."""
+        self._check_ids()
         for run in self:
             run.check_access("read")
             if run.user_id != self.env.user and not self.env.user.has_group(MANAGER):
@@ -395,13 +413,20 @@ class DevopsExec(models.Model):
         """For each error with a location: the source lines around it, read from the run's
         machine (local or SSH), and the git blame of the failing line when the file belongs
         to the run's workspace.  A list of dicts: error_id, message, file, line, excerpt
-        [(number, text)], blame {author, email, time, sha, summary} or None.
-        ``around``: lines before and after, 0 to 50."""
+        [(number, text)], blame {author, email, time, sha, summary} or None, and note (why
+        the source or the blame is missing, or False).  ``around``: lines before and after,
+        0 to 50.
+
+        Reading a file is reading on the run's machine: files in the run's workspace are
+        read for anyone who may read the run; files elsewhere only for who may run commands
+        of their own on that machine (the error lines come from the output, which a command
+        can fill with any path)."""
         self._ensure_one_existing()
-        self.check_access("read")
         around = arg_int(self.env, self.env._("around"), around, 0, 50, default=5)
-        executor = self.sudo().machine_id._executor()
-        root = (self.workspace_id.path or "").rstrip("/")
+        machine = self.sudo().machine_id
+        executor = machine._executor()
+        root = (self.workspace_id.sudo().path or "").rstrip("/")
+        anywhere = self.env["devops.exec"]._may_run_own_commands(machine)
         context = []
         for error in self.error_ids.filtered(lambda e: e.file and e.line > 0):
             if error.file.startswith("/"):
@@ -409,11 +434,31 @@ class DevopsExec(models.Model):
             else:  # relative to the run's directory
                 base = (self.cwd or root).rstrip("/")
                 path = f"{base}/{error.file}" if base else None
-            excerpt = []
-            if path:
-                excerpt = git.parse_source(
-                    _read(executor, git.source_argv(path, error.line, around), root or None)
+            excerpt, note = [], False
+            if not path:
+                note = self.env._("The file is relative and the run has no directory.")
+            elif not (anywhere or root):
+                note = self.env._(
+                    "The run has no workspace, and reading files elsewhere on %(machine)s needs "
+                    "the right to run commands there.",
+                    machine=machine.display_name,
                 )
+            else:
+                inside = None if anywhere else root
+                excerpt = git.parse_source(
+                    _read(executor, git.source_argv(path, error.line, around, inside), root or None)
+                )
+                if not excerpt:
+                    note = (
+                        self.env._(
+                            "The source could not be read: it is outside the workspace (reading "
+                            "it needs the right to run commands on %(machine)s), missing, or "
+                            "not a file.",
+                            machine=machine.display_name,
+                        )
+                        if inside
+                        else self.env._("The source could not be read (missing, or not a file).")
+                    )
             blame = None
             if root and path and path.startswith(root + "/"):
                 relative = path[len(root) + 1 :]
@@ -429,6 +474,7 @@ class DevopsExec(models.Model):
                     "line": error.line,
                     "excerpt": excerpt,
                     "blame": blame,
+                    "note": note,
                 }
             )
         return context

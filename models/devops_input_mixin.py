@@ -14,6 +14,22 @@ from odoo.exceptions import UserError, ValidationError
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 TEXT_TYPES = ("char", "text", "html", "selection")
+# Longest values: a Char in a unique index must stay under PostgreSQL's btree row limit
+# (2 704 bytes); a Text holds scripts and messages.
+CHAR_MAX_BYTES = 2000
+TEXT_MAX_CHARS = 1_000_000
+
+
+def _check_domain_text(env, domain):
+    """A NUL character in a domain value would end in a database error: refuse it."""
+    stack = [domain]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise UserError(env._("A search value contains a NUL character."))
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 class DevopsInputMixin(models.AbstractModel):
@@ -30,19 +46,64 @@ class DevopsInputMixin(models.AbstractModel):
         self._check_input(vals)
         return super().write(vals)
 
+    def _model_label(self):
+        return self.env["ir.model"].sudo()._get(self._name).name or self._description
+
+    def _check_ids(self):
+        """Record ids given over RPC are integers (not lists, texts or objects)."""
+        for record_id in self._ids:
+            if isinstance(record_id, bool) or not isinstance(record_id, int):
+                raise UserError(
+                    self.env._(
+                        "%(model)s: record ids are whole numbers, not %(value)r.",
+                        model=self._model_label(),
+                        value=record_id,
+                    )
+                )
+
     def _ensure_one_existing(self):
-        """One record that exists, else a message that says which is missing."""
-        label = self.env["ir.model"].sudo()._get(self._name).name or self._description
+        """One record that exists and that the user may read, else a message that says which
+        is missing.  Public methods (RPC endpoints) start with it."""
+        self._check_ids()
         if len(self) != 1:
-            raise UserError(self.env._("Call this on one %(model)s record.", model=label))
+            raise UserError(
+                self.env._(
+                    "Call this on one %(model)s record, not %(count)s.",
+                    model=self._model_label(),
+                    count=len(self),
+                )
+            )
         if not self.exists():
             raise UserError(
                 self.env._(
                     "The %(model)s with id %(id)s does not exist (deleted, or never created).",
-                    model=label,
+                    model=self._model_label(),
                     id=self.id,
                 )
             )
+        self.check_access("read")
+
+    # --- Searches and groupings over RPC: bad domains get a message ---------------------
+
+    @api.model
+    def _search(self, domain, *args, **kwargs):
+        _check_domain_text(self.env, domain)
+        try:
+            return super()._search(domain, *args, **kwargs)
+        except ValueError as error:  # "Invalid leaf", an unknown field or operator
+            raise UserError(
+                self.env._("This search cannot be done: %(error)s", error=error)
+            ) from error
+
+    @api.model
+    def _read_group(self, domain, *args, **kwargs):
+        _check_domain_text(self.env, domain)
+        try:
+            return super()._read_group(domain, *args, **kwargs)
+        except ValueError as error:  # e.g. grouping by a field that is not stored
+            raise UserError(
+                self.env._("This grouping cannot be done: %(error)s", error=error)
+            ) from error
 
     @api.model
     def _check_input(self, vals):
@@ -72,6 +133,12 @@ class DevopsInputMixin(models.AbstractModel):
                 return self.env._("text is expected, not %(type)s.", type=type(value).__name__)
             if "\x00" in value:
                 return self.env._("it contains a NUL character.")
+            if kind == "char" and len(value.encode("utf-8", "surrogatepass")) > CHAR_MAX_BYTES:
+                return self.env._("it is too long (at most %(max)s bytes).", max=CHAR_MAX_BYTES)
+            if kind != "char" and len(value) > TEXT_MAX_CHARS:
+                return self.env._(
+                    "it is too long (at most %(max)s characters).", max=TEXT_MAX_CHARS
+                )
             if kind == "selection":
                 allowed = [key for key, _label in field._description_selection(self.env)]
                 if value not in allowed:
@@ -96,7 +163,9 @@ class DevopsInputMixin(models.AbstractModel):
         elif kind in ("datetime", "date"):
             return self._date_problem(field, value)
         elif kind in ("one2many", "many2many"):
-            if not isinstance(value, list | tuple):
+            if not isinstance(value, list | tuple) or not all(
+                _is_command(command, kind) for command in value
+            ):
                 return self.env._("a list of commands is expected, not %(value)r.", value=value)
         return None
 
@@ -104,7 +173,7 @@ class DevopsInputMixin(models.AbstractModel):
     def _date_problem(self, field, value):
         if isinstance(value, datetime.date):
             return None
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not value.strip():
             return self.env._("a date is expected, not %(value)r.", value=value)
         try:
             if field.type == "datetime":
@@ -114,3 +183,21 @@ class DevopsInputMixin(models.AbstractModel):
         except ValueError:
             return self.env._("%(value)r is not a date.", value=value)
         return None
+
+
+def _is_command(command, kind):
+    """An x2many command (Command.create, update, …), or an id for a many2many."""
+    if kind == "many2many" and isinstance(command, int) and not isinstance(command, bool):
+        return True
+    if not isinstance(command, list | tuple) or not command:
+        return False
+    code = command[0]
+    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 6:
+        return False
+    if code in (0, 1) and (len(command) != 3 or not isinstance(command[2], dict)):
+        return False
+    if code == 6 and (len(command) != 3 or not isinstance(command[2], list | tuple)):
+        return False
+    return all(
+        isinstance(part, int) and not isinstance(part, bool) for part in command[1:2] if part
+    )

@@ -293,19 +293,19 @@ class DevopsInstance(models.Model):
         self.sudo().write({"state": state, "state_date": fields.Datetime.now(), **values})
 
     def action_start(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         run_id = self._queue("start", self._start_argv())
         self._set_state("starting", restart_given_up=False)
         return self.env["devops.exec"]._action_open(run_id)
 
     def action_restart(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         run_id = self._queue("restart", self._restart_argv())
         self._set_state("starting", restart_given_up=False)
         return self.env["devops.exec"]._action_open(run_id)
 
     def action_stop(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         run_id = self._queue("stop", self._stop_argv())
         self._set_state("stopped", pid=0)
         self.incident_ids.filtered(lambda i: not i.date_end)._close(
@@ -405,18 +405,18 @@ class DevopsInstance(models.Model):
         return update.id
 
     def action_open_update_wizard(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return form_action(self.env["devops.update.wizard"].create({"instance_id": self.id}))
 
     def action_open_debug_wizard(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         wizard = self.env["devops.debug.wizard"].create(
             {"workspace_id": self.workspace_id.id, "instance_id": self.id, "mode": "instance"}
         )
         return wizard._reopen()
 
     def action_view_log(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         if self.kind == "docker":
             argv = service.docker_log_argv(self.id)
         else:
@@ -425,7 +425,7 @@ class DevopsInstance(models.Model):
 
     def action_backup(self):
         """pg_dump the instance's database to a file on its machine."""
-        self.ensure_one()
+        self._ensure_one_existing()
         if not self.database:
             raise UserError(self.env._("Set the database of %(name)s first.", name=self.name))
         stamp = fields.Datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -440,12 +440,12 @@ class DevopsInstance(models.Model):
         return self.env["devops.exec"]._action_open(run_id)
 
     def action_open(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return {"type": "ir.actions.act_url", "url": self.url, "target": "new"}
 
     def action_check(self):
         """Check now (bounded by the health timeout), and say what was found."""
-        self.ensure_one()
+        self._ensure_one_existing()
         self._operate()
         kind = {"running": "success", "starting": "info", "stopped": "info"}.get(
             self.state, "danger"
@@ -455,13 +455,13 @@ class DevopsInstance(models.Model):
         return self.machine_id._notify(message, kind)
 
     def action_view_incidents(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return open_action(
             self.env, "erplibre_devops.action_incident", [("instance_id", "=", self.id)]
         )
 
     def action_view_checks(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return open_action(
             self.env, "erplibre_devops.action_instance_check", [("instance_id", "=", self.id)]
         )

@@ -109,6 +109,7 @@ class DevopsMachine(models.Model):
 
     def action_clear_secrets(self):
         """Forget the stored private key and password."""
+        self._check_ids()
         for machine in self:
             machine._set_secrets(dict.fromkeys(SECRET_KINDS, False))
 
@@ -210,7 +211,7 @@ class DevopsMachine(models.Model):
         """Connect, record the machine's facts, and say how it went.
 
         Bounded by the SSH timeout (Settings) and 20 s for the facts script."""
-        self.ensure_one()
+        self._ensure_one_existing()
         self.check_access("read")
         values = {"facts_date": fields.Datetime.now(), "facts_error": False}
         try:
@@ -272,7 +273,7 @@ class DevopsMachine(models.Model):
         ``fingerprint`` (or the context key ``devops_host_key_fingerprint``, which the form's
         button fills from what it shows) must be the fingerprint the manager checked: when
         another test saw another key since, nothing is pinned."""
-        self.ensure_one()
+        self._ensure_one_existing()
         fingerprint = arg_text(
             self.env,
             self.env._("The fingerprint"),
@@ -302,11 +303,11 @@ class DevopsMachine(models.Model):
         return self.action_test_connection()
 
     def action_forget_host_key(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         self.write({"host_key": False})
 
     def action_view_workspaces(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return open_action(
             self.env,
             "erplibre_devops.action_workspace",
@@ -315,11 +316,11 @@ class DevopsMachine(models.Model):
         )
 
     def action_view_execs(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return open_action(self.env, "erplibre_devops.action_exec", [("machine_id", "=", self.id)])
 
     def action_open_exec_wizard(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec_wizard")
         action["context"] = {"default_machine_id": self.id}
         return action

@@ -33,7 +33,7 @@ class DevopsStage(models.Model):
             stage.exec_count = counts.get(stage.id, 0)
 
     def action_view_execs(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return open_action(
             self.env,
             "erplibre_devops.action_exec",

@@ -109,7 +109,7 @@ class DevopsWorkspace(models.Model):
             self._raise_path_problem(workspace.path or "")
 
     def action_open_exec_wizard(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         action = self.env["ir.actions.act_window"]._for_xml_id("erplibre_devops.action_exec_wizard")
         action["context"] = {
             "default_machine_id": self.machine_id.id,
@@ -118,7 +118,7 @@ class DevopsWorkspace(models.Model):
         return action
 
     def action_view_execs(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return open_action(
             self.env, "erplibre_devops.action_exec", [("workspace_id", "=", self.id)]
         )
@@ -200,7 +200,7 @@ class DevopsWorkspace(models.Model):
 
     def action_refresh_git(self):
         """Refresh the git summary; a problem is shown and kept on the workspace."""
-        self.ensure_one()
+        self._ensure_one_existing()
         if self.with_context(devops_git_soft=True)._git_status() is None:
             return self.machine_id._notify(self.git_error, "danger")
         return self.machine_id._notify(
@@ -267,12 +267,12 @@ class DevopsWorkspace(models.Model):
         return self.exec_command(command, timeout=timeout, stage="code")
 
     def action_open_debug_wizard(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         wizard = self.env["devops.debug.wizard"].create({"workspace_id": self.id})
         return wizard._reopen()
 
     def action_open_code_wizard(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         wizard = self.env["devops.code.wizard"].create({"workspace_id": self.id})
         wizard.action_refresh()
         return wizard._reopen()

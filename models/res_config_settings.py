@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .devops_exec import MAX_TIMEOUT
+
 CRONS = {
     "devops_operate_interval": "erplibre_devops.ir_cron_operate",
     "devops_monitor_interval": "erplibre_devops.ir_cron_monitor",
@@ -92,9 +94,12 @@ class ResConfigSettings(models.TransientModel):
     )
     def _check_devops_settings(self):
         for settings in self:
-            if settings.devops_command_timeout < 1:
+            if not 1 <= settings.devops_command_timeout <= MAX_TIMEOUT:
                 raise ValidationError(
-                    self.env._("The default command timeout must be at least 1 second.")
+                    self.env._(
+                        "The default command timeout must be from 1 to %(max)s seconds (7 days).",
+                        max=MAX_TIMEOUT,
+                    )
                 )
             if not 1 <= settings.devops_runner_workers <= 64:
                 raise ValidationError(self.env._("Parallel runs must be from 1 to 64."))

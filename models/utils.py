@@ -1,10 +1,8 @@
 """Small helpers shared by the models."""
 
-import re
-
 from odoo.exceptions import UserError
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+from ..engine.validation import CONTROL
 
 
 def count_by(records, comodel, field):

@@ -361,6 +361,15 @@ class UpdateMixin(GitMixin):
         with self.assertRaises(UserError):
             self.instance.update(modules="sale;touch /tmp/PWNED")
         self.assertEqual(self.instance.state, "running")
+        # A path is no revision, and uncommitted work is never thrown away.
+        self.write_file(os.path.join(self.clone, "app.py"), "print('work in progress')\n")
+        for ref in ("app.py", None):
+            update = self.env["devops.update"].browse(self.instance.update(ref=ref))
+            self.run_all()
+            self.assertEqual((update.state, update.failed_step), ("failed", "checkout"))
+            self.assertIn("uncommitted changes", update.message)
+        with open(os.path.join(self.clone, "app.py"), encoding="utf-8") as handle:
+            self.assertEqual(handle.read(), "print('work in progress')\n")
 
     def check_rollback_by_its_user(self):
         """A DevOps user (no manager) updates an instance, then rolls it back."""

@@ -9,7 +9,7 @@ import time
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 from odoo.tools import config
 
 from odoo.addons.erplibre_devops.engine import crypto
@@ -253,6 +253,101 @@ class TestSecurity(RunnerCase):
         with self.assertRaises(UserError) as caught:
             self.env["devops.machine"].browse(404404).exec_command("id")
         self.assertIn("does not exist", str(caught.exception))
+
+    def test_source_is_read_only_where_the_user_may_read(self):
+        """Error lines come from the output, which a command can fill with any path."""
+        workspace = self.make_workspace(path=self.tmp)
+        inside = os.path.join(self.tmp, "inside.py")
+        with open(inside, "w", encoding="utf-8") as handle:
+            handle.write("first\nsecond\n")
+        os.symlink("/etc/hostname", os.path.join(self.tmp, "link.py"))
+        lines = [
+            "/etc/hostname:1: error: outside",
+            f"{inside}:2: error: inside",
+            f"{self.tmp}/link.py:1: error: a link to outside",
+        ]
+        Exec = self.Exec.with_user(self.devops_user).sudo()  # a run of the app's, as a user's
+        run = self.Exec.browse(
+            Exec._enqueue(
+                self.local_machine,
+                ["printf", "%s\n", *lines],
+                cwd=self.tmp,
+                workspace=workspace,
+                builtin=True,
+            )
+        )
+        self.run_all()
+        self.assertEqual(len(run.error_ids), 3)
+        found = {c["file"]: c for c in run.with_user(self.devops_user).source_context()}
+        self.assertEqual(found[inside]["excerpt"], [(1, "first"), (2, "second")])
+        for path in ("/etc/hostname", f"{self.tmp}/link.py"):
+            self.assertEqual(found[path]["excerpt"], [])
+            self.assertIn("outside the workspace", found[path]["note"])
+        # Who may run commands on this machine reads anywhere (they could `cat` it anyway).
+        self.env.cr.execute(
+            "UPDATE devops_exec SET user_id = %s WHERE id = %s", [self.local_user.id, run.id]
+        )
+        run.invalidate_recordset()
+        found = {c["file"]: c for c in run.with_user(self.local_user).source_context()}
+        self.assertTrue(found["/etc/hostname"]["excerpt"])
+
+    def test_dialogs_are_their_users_own(self):
+        other = new_test_user(
+            self.env, login="devops_other_user", groups="erplibre_devops.group_devops_user"
+        )
+        wizard = (
+            self.env["devops.exec.wizard"]
+            .with_user(self.local_user)
+            .create({"machine_id": self.local_machine.id, "command": "echo mine"})
+        )
+        Wizard = self.env["devops.exec.wizard"].with_user(other)
+        self.assertFalse(Wizard.search([]))
+        with self.assertRaises(AccessError):
+            wizard.with_user(other).write({"command": "touch /tmp/PWNED"})
+        with self.assertRaises(AccessError):
+            wizard.with_user(other).read(["command"])
+        # Every dialog of the addon has such a rule.
+        for name, model in self.env.registry.items():
+            if name.startswith("devops.") and model._transient:
+                rules = self.env["ir.rule"].search([("model_id.model", "=", name)])
+                with self.subTest(model=name):
+                    self.assertTrue(any("create_uid" in rule.domain_force for rule in rules), name)
+
+    def test_archived_machine_runs_nothing(self):
+        machine = self._other_machine()
+        machine.active = False
+        with self.assertRaises(UserError) as caught:
+            machine.exec_command(["true"])
+        self.assertIn("archived", str(caught.exception))
+
+    def test_rpc_shapes_get_messages(self):
+        """What JSON-RPC can send that the ORM would answer with a traceback."""
+        machine = self.local_machine.with_user(self.devops_user)
+        Machine = self.env["devops.machine"].with_user(self.devops_user)
+        calls = {
+            "no record": lambda: Machine.browse([]).action_test_connection(),
+            "two records": lambda: Machine.browse(
+                [self.local_machine.id, self._other_machine().id]
+            ).action_view_execs(),
+            "a text id": lambda: Machine.browse(["abc"]).action_view_execs(),
+            "a dict id": lambda: self.Exec.browse([{"a": 1}]).action_cancel(),
+            "a NUL in a search": lambda: self.Exec.search([("command", "=", "a\x00b")]),
+            "a bad operator": lambda: Machine.search([("name", "evil", "x")]),
+            "a group by a field that is not stored": lambda: (
+                self.env["devops.machine"]
+                .with_user(self.devops_manager)
+                .read_group([], ["ssh_private_key"], ["ssh_private_key"])
+            ),
+            "an empty date": lambda: self.local_machine.write({"facts_date": ""}),
+            "a list that is no command": lambda: self.local_machine.write({"workspace_ids": ["a"]}),
+            "a very long name": lambda: self._other_machine().write({"name": "x" * 300_000}),
+        }
+        for label, call in calls.items():
+            with self.subTest(call=label), self.assertRaises(UserError):
+                call()
+        self.assertTrue(machine.name)
+        with self.assertRaises(AccessError):  # not a DevOps user: no action to open
+            self.local_machine.with_user(self.plain_user).action_view_execs()
 
     def _other_machine(self):
         return self.env["devops.machine"].create(

@@ -33,7 +33,7 @@ class DevopsCodeWizardFile(models.TransientModel):
     selected = fields.Boolean(string="Commit")
 
     def action_diff(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return self.wizard_id._show_diff(self.path, staged=self.state == "staged")
 
 
@@ -72,7 +72,7 @@ class DevopsCodeWizard(models.TransientModel):
         return ok
 
     def action_refresh(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         status = self.workspace_id.git_status()
         lines = [(5, 0, 0)]
         for state in ("conflicts", "staged", "changed", "untracked"):
@@ -106,7 +106,7 @@ class DevopsCodeWizard(models.TransientModel):
         return self._reopen()
 
     def action_diff_all(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         return self._show_diff()
 
     def _git_action(self, argv, what, timeout=120):
@@ -116,21 +116,21 @@ class DevopsCodeWizard(models.TransientModel):
         return ok
 
     def action_create_branch(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         self._git_action(
             self._checked(git.create_branch_argv, self.new_branch), self.env._("Create branch")
         )
         return self._reopen()
 
     def action_switch_branch(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         self._git_action(
             self._checked(git.switch_argv, self.new_branch), self.env._("Switch branch")
         )
         return self._reopen()
 
     def action_commit(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         paths = self.file_ids.filtered("selected").mapped("path")
         argv = self._checked(git.commit_argv, self.message or "", self.author or "", paths)
         if self._git_action(argv, self.env._("Commit")):
@@ -138,7 +138,7 @@ class DevopsCodeWizard(models.TransientModel):
         return self._reopen()
 
     def action_pull(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         if not self._git_action(git.pull_argv(), self.env._("Pull (fast-forward only)")):
             self.last_result = (self.last_result or "") + self.env._(
                 "<p>The branches have diverged or the work tree has changes in the way: "
@@ -147,7 +147,7 @@ class DevopsCodeWizard(models.TransientModel):
         return self._reopen()
 
     def action_push(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         self._git_action(git.push_argv(bool(self.upstream)), self.env._("Push"))
         return self._reopen()
 

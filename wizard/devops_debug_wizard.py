@@ -67,7 +67,7 @@ class DevopsDebugWizard(models.TransientModel):
         return form_action(self, self.env._("Debug: %(name)s", name=name))
 
     def action_run(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         if not self.workspace_id:
             raise UserError(self.env._("Choose the workspace to run in."))
         if self.mode == "instance":
@@ -86,7 +86,7 @@ class DevopsDebugWizard(models.TransientModel):
 
     def action_analyze(self):
         """One frame per error of the run: its message, file, line, source and blame."""
-        self.ensure_one()
+        self._ensure_one_existing()
         if not self.exec_id:
             raise UserError(self.env._("Run something first."))
         frames = [(5, 0, 0)]
@@ -103,7 +103,7 @@ class DevopsDebugWizard(models.TransientModel):
                         "message": item["message"],
                         "file": item["file"],
                         "line": item["line"],
-                        "excerpt": excerpt or self.env._("(the source could not be read)"),
+                        "excerpt": excerpt or item["note"] or self.env._("(no source)"),
                         "blame": _blame_text(item["blame"]),
                     },
                 )

@@ -51,7 +51,7 @@ class DevopsExecWizard(models.TransientModel):
             self.workspace_id = False
 
     def action_run(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         target = self.workspace_id or self.machine_id
         run_id = target.with_context(devops_exec_shared=self.shared).exec_command(
             self.command, timeout=self.timeout, stage=self.stage_id.id or None

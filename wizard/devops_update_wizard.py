@@ -36,7 +36,7 @@ class DevopsUpdateWizard(models.TransientModel):
             )
 
     def action_run(self):
-        self.ensure_one()
+        self._ensure_one_existing()
         update_id = self.instance_id.update(
             ref=self.ref or None,
             modules=self.modules or None,

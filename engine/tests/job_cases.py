@@ -172,7 +172,7 @@ class JobCases:
         with pytest.raises(ExecError):
             executor.start_job(RunSpec(["true"], token="x;rm -rf /"), jobs_dir)
         spec = RunSpec(["true"], token=token(), cwd="/no/such/dir")
-        with pytest.raises(ExecError, match="does not exist|can't cd|No such file"):
+        with pytest.raises(ExecError, match=r"does not exist|can't cd|No such file"):
             executor.start_job(spec, jobs_dir)
 
     def test_many_jobs_at_once(self, executor, jobs_dir):
@@ -183,4 +183,3 @@ class JobCases:
         assert {key: capture.text(STDOUT) for key, (_r, capture) in results.items()} == {
             i: f"{i}\n" for i in range(8)
         }
-

@@ -106,3 +106,11 @@ def test_no_error_in_clean_output():
 def test_bounded():
     text = "\n".join(f"E: problem {'x' * i}" for i in range(500))
     assert len(parse(text)) == 100
+
+
+def test_only_newlines_end_a_line():
+    """U+2028, U+0085, \\x1c… inside a line never make a line of their own."""
+    for separator in ("\u2028", "\u2029", "\x85", "\x1c", "\x1e", "\x0b", "\x0c"):
+        text = f"[main 1a2b3c] fix{separator}/etc/hostname:1: error: injected\n"
+        assert not [e for e in parse(text) if e.file == "/etc/hostname"], repr(separator)
+    assert parse("/srv/x.c:3: error: real\r\n")[0].file == "/srv/x.c"
