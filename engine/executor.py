@@ -179,6 +179,18 @@ class Executor:
         result.duration = time.monotonic() - start
         return result
 
+    def read(self, argv, cwd=None, env=None, timeout=30):
+        """Run a short command and read its stdout: ``(True, stdout)`` (raw text, NUL bytes
+        kept), or ``(False, what went wrong)`` (its output, or why it could not run)."""
+        capture = Capture()
+        try:
+            result = self.run(RunSpec(list(argv), cwd=cwd, env=env or {}, timeout=timeout), capture)
+        except ExecError as error:
+            return False, str(error)
+        if result.ok:
+            return True, capture.text("stdout", raw=True)
+        return False, capture.text() or f"exit status {result.exit_code}"
+
     def start_job(self, spec, jobs_dir=None):
         """Launch ``spec`` detached (engine.jobs); returns its Job.  ``spec.token`` names it."""
         raise NotImplementedError

@@ -40,8 +40,9 @@ class Supervisor:
         self.capacity = max(1, capacity)
         self.items = {}
 
-    def add(self, key, job, capture, deadline=None):
-        self.items[key] = Item(key, job, capture, deadline)
+    def add(self, key, job, capture, deadline=None, elapsed=0.0):
+        """Supervise ``job``; ``elapsed``: seconds it already ran (attached again)."""
+        self.items[key] = Item(key, job, capture, deadline, time.monotonic() - elapsed)
 
     def run(self, progress, finished, refill=None, budget=None, detached=None):
         """Supervise until no job is left (and ``refill`` has none), or ``budget`` seconds
@@ -54,8 +55,8 @@ class Supervisor:
         left = []
         while True:
             if refill is not None and len(self.items) < self.capacity:
-                for key, job, capture, deadline in refill(self.capacity - len(self.items)):
-                    self.add(key, job, capture, deadline)
+                for item in refill(self.capacity - len(self.items)):
+                    self.add(*item)
             if not self.items:
                 break
             busy = False

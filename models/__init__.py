@@ -8,7 +8,12 @@ from . import devops_incident
 from . import devops_instance_check
 from . import devops_instance_backup
 from . import devops_exec
+from . import devops_exec_runner
 from . import devops_exec_error
 from . import devops_code_todo
-from . import devops_update
+from . import devops_pipeline_actions
+from . import devops_pipeline
+from . import devops_pipeline_step
+from . import devops_pipeline_run
+from . import devops_pipeline_run_step
 from . import res_config_settings

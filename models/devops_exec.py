@@ -1,33 +1,25 @@
-"""One run of a command on a machine, and the background runner that executes them.
+"""One run of a command on a machine: the record, how it is queued, cancelled, finished.
 
 How a run goes:
 
-1. ``_enqueue`` (behind ``exec_command`` and the wizard) creates a ``queued`` record and wakes
+1. ``_enqueue`` (behind ``exec_command``, the wizards, the instances and the pipelines)
+   checks who may run what where, creates a ``queued`` record with a random token, and wakes
    the runner cron (``_trigger``); the web request returns at once.
-2. ``_run_pending`` (the cron ``ir_cron_exec_runner``; tests call it directly) claims one
-   queued record at a time with ``UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)``, so
-   several workers or servers never run a record twice.  Before the claim is committed, the
-   runner takes a PostgreSQL advisory lock on the record from a dedicated connection and
-   keeps it for the whole run: the lock lives as long as the runner does.
-3. The engine runs the command.  About once a second the runner writes the output so far
-   (head and tail) and reads ``cancel_requested`` in a short transaction of its own; no
-   transaction stays open while a command runs.
-4. The final state, exit code or signal, duration, errors parsed from the output and, when
-   the output outgrew memory, the whole output as an attachment are written and committed;
-   then, in a new transaction, the run's owners are told (``_notify_owner``: the instance for
-   its lifecycle runs, the record named by ``res_model``/``res_id``); an owner's exception is
-   logged and never changes the run's result.  Then the advisory lock is released.
-5. A ``running`` record whose advisory lock nobody holds has lost its runner (a killed worker,
-   a crashed server): the next pass marks it ``interrupted``, stops every process that still
-   carries its token (``DEVOPS_RUN_TOKEN`` in their environment: those that left its process
-   group and session too, on this machine or over SSH) and tells its owners.
+2. The runner (``devops.exec.runner``, models/devops_exec_runner.py) claims it, starts it as
+   a detached job on its machine, supervises it (output about once a second, cancel,
+   timeout) and attaches to it again after any interruption of its own.
+3. ``_finish`` stores how it ended (state, exit code or signal, duration, output head and
+   tail, errors parsed from the output, the whole output as an attachment when large); then,
+   in a new transaction, ``_notify_owner`` tells its owners: the instance for its lifecycle
+   runs, and the record named by ``res_model``/``res_id`` (its ``_on_exec_done(run)``).  An
+   owner's exception is logged and reported to it (``_on_exec_hook_failed``), and never
+   changes the run's result.
+
+Short commands whose result a screen shows at once (git status, log, diff) run in the
+request instead (``_run_now``, bounded), recorded the same way.
 
 Runs are private to their author unless shared (instance runs are); nobody creates, edits or
-deletes them through the ORM.  ``_run_pending`` is private: only the cron runs the runner.
-
-In production several runs go on at once (Settings: parallel runs, threads in the cron);
-in tests ``_run_pending`` runs them one after the other in the calling thread.  When Odoo runs
-with workers, ``limit_time_real_cron`` must exceed the longest command timeout (or be 0).
+deletes them through the ORM; ``_run_pending`` is private: only the crons run the runner.
 """
 
 import contextlib
@@ -39,30 +31,22 @@ import os
 import secrets
 import shlex
 import shutil
-import signal
-import socket
-import tempfile
-import threading
-import time
 
-from odoo import SUPERUSER_ID, api, fields, models, sql_db
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import errors as error_parser
 from ..engine import git
 from ..engine.executor import ExecError, RunSpec, script_argv
-from ..engine.local import process_alive
 from ..engine.output import STDERR, Capture
 from .utils import arg_int, arg_text, form_action
 
 _logger = logging.getLogger(__name__)
 
-LOCK_CLASS = 0x0DE7  # first key of the runner's advisory locks (the second is the id)
 FINAL_STATES = ("done", "failed", "timeout", "cancelled", "interrupted")
 USER = "erplibre_devops.group_devops_user"
 MANAGER = "erplibre_devops.group_devops_manager"
 LOCAL = "erplibre_devops.group_devops_local_exec"
-FLUSH_INTERVAL = 1.0
 MAX_TIMEOUT = 7 * 24 * 3600
 
 
@@ -89,8 +73,6 @@ class DevopsExec(models.Model):
     )
     stage_id = fields.Many2one("devops.stage", readonly=True, index=True)
     instance_id = fields.Many2one("devops.instance", readonly=True, index=True)
-    update_id = fields.Many2one("devops.update", readonly=True, index=True)
-    update_step = fields.Char(readonly=True)
     res_model = fields.Char(
         string="Owner model", readonly=True, help="The model told when the run ends."
     )
@@ -157,6 +139,12 @@ class DevopsExec(models.Model):
     error_ids = fields.One2many("devops.exec.error", "exec_id", string="Errors", readonly=True)
     error_count = fields.Integer(compute="_compute_error_count", store=True)
     cancel_requested = fields.Boolean(readonly=True, copy=False)
+    machine_signature = fields.Char(
+        readonly=True,
+        copy=False,
+        help="The machine's kind, host, port and user when the run was queued: a run does "
+        "not start on a machine changed since.",
+    )
     runner_host = fields.Char(readonly=True, copy=False)
     runner_pid = fields.Integer(readonly=True, aggregator=None, copy=False)
     process_pid = fields.Integer(readonly=True, aggregator=None, copy=False)
@@ -267,6 +255,7 @@ class DevopsExec(models.Model):
                 "res_model": owner._name if owner else False,
                 "res_id": owner.id if owner else False,
                 "token": secrets.token_hex(16),
+                "machine_signature": machine._signature(),
             }
         )
         if not now:
@@ -493,6 +482,17 @@ class DevopsExec(models.Model):
         )
         return wizard.action_analyze()
 
+    def _problem(self):
+        """Why this run did not succeed, in its own words."""
+        self.ensure_one()
+        if self.error_message:
+            return self.error_message
+        tail = (self.output_stderr or self.output or "").strip()[-2000:]
+        state = dict(self._fields["state"]._description_selection(self.env)).get(
+            self.state, self.state
+        )
+        return f"{state}: {tail}" if tail else state
+
     def _shown_script(self):
         """The script of a run given as a string (its argv is /bin/sh -c SCRIPT), else None."""
         argv = json.loads(self.argv)
@@ -506,112 +506,32 @@ class DevopsExec(models.Model):
 
     @api.model
     def _run_pending(self, limit=None):
-        """Run queued executions until none is left (or ``limit`` ran); returns how many ran."""
-        # Every database access below goes through short transactions of the runner's own
-        # (registry.cursor()): the caller's cursor is never used nor held while commands run.
-        registry = self.env.registry
-        self._recover_interrupted()  # commits the states before it stops and tells anyone
-        with registry.cursor() as cr:
-            params = api.Environment(cr, SUPERUSER_ID, {})["ir.config_parameter"]
-            workers = max(1, int(params.get_param("erplibre_devops.runner_workers", 4) or 1))
-        if registry.in_test_mode():
-            workers = 1
-        counter = {"ran": 0}
-        lock = threading.Lock()
+        """One pass of the runner (models/devops_exec_runner.py); returns how many runs
+        ended.  Private: only the crons run it (tests call it)."""
+        return self.env["devops.exec.runner"]._run_pass(limit)
 
-        def take():
-            with lock:
-                if limit is not None and counter["ran"] >= limit:
-                    return False
-                counter["ran"] += 1
-                return True
-
-        def untake():
-            with lock:
-                counter["ran"] -= 1
-
-        def work():
-            while take():
-                if not self._run_one(registry):
-                    untake()
-                    return
-
-        if workers == 1:
-            work()
-        else:
-            threads = [
-                threading.Thread(target=work, name=f"devops-runner-{i}", daemon=True)
-                for i in range(workers)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-        return counter["ran"]
-
-    @api.model
-    def _run_one(self, registry):
-        """Claim one queued run and execute it; False when none was queued."""
-        claimed = self._claim(registry)
-        if not claimed:
-            return False
-        run_id, liveness = claimed
-        try:
-            self._execute(registry, run_id)
-        finally:
-            liveness.release()
-        return True
-
-    @api.model
-    def _claim(self, registry):
-        with registry.cursor() as cr:
-            cr.execute(
-                """
-                UPDATE devops_exec
-                   SET state = 'running', date_start = now() at time zone 'UTC',
-                       runner_host = %s, runner_pid = %s, write_date = now() at time zone 'UTC'
-                 WHERE id = (SELECT id FROM devops_exec WHERE state = 'queued'
-                              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id
-                """,
-                [socket.gethostname(), os.getpid()],
+    def _start_problem(self):
+        """Why this claimed run may not start now, or None: its machine changed since it was
+        queued, or is archived, or its author may no longer run such a command there."""
+        self.ensure_one()
+        machine = self.machine_id
+        if not machine.active:
+            return f"The machine {machine.name} was archived before the command could start."
+        if self.machine_signature and self.machine_signature != machine._signature():
+            return (
+                f"The machine {machine.name} changed (kind, host, port or user) after this "
+                "command was queued: it was not run. Run it again."
             )
-            row = cr.fetchone()
-            if not row:
-                return None
-            liveness = _LivenessLock(cr.dbname, row[0])
-            liveness.acquire()  # before the claim is committed: see the module docstring
-        return row[0], liveness
+        if not self.builtin and not self.with_user(self.user_id)._may_run_own_commands(machine):
+            return (
+                f"{self.user_id.name} may no longer run commands of their own on "
+                f"{machine.name}: it was not run."
+            )
+        return None
 
-    @api.model
-    def _execute(self, registry, run_id):
-        with registry.cursor() as cr:
-            run = api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)
-            spec = run._run_spec()
-            try:
-                executor = run.machine_id._executor()
-                setup_error = None
-            except ExecError as error:
-                executor, setup_error = None, str(error)
-        capture = Capture(spill_dir=tempfile.gettempdir())
-        progress = _Progress(registry, run_id, capture)
-        result, message = None, setup_error
-        if executor is not None:
-            try:
-                result = executor.run(spec, capture, progress.should_cancel, progress.started)
-            except ExecError as error:
-                message = str(error)
-            except Exception as error:  # recorded on the run, never lost
-                _logger.exception("devops.exec %s failed in the runner", run_id)
-                message = f"Internal error of the runner: {error!r}"
-        with registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {"devops_exec_runner": True})
-            env["devops.exec"].browse(run_id)._finish(result, capture, message)
-        # The result is committed: whatever the owners do next cannot lose it.
-        with registry.cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)._notify_owner()
-
-    def _finish(self, result, capture, message):
+    def _finish(self, result, capture, message, spill=None):
+        """Store how the run ended; ``spill``: a local file with the whole output, attached
+        (and moved into the filestore) when the output outgrew what the run keeps."""
         self.ensure_one()
         if result is None:
             state = "failed"
@@ -637,8 +557,9 @@ class DevopsExec(models.Model):
             "error_message": message or False,
             "cancel_requested": False,
         }
-        if capture.spill_path:
-            values["output_attachment_id"] = self._attach_output(capture.spill_path).id
+        spill = spill or capture.spill_path
+        if spill:
+            values["output_attachment_id"] = self._attach_output(spill).id
         self.write(values)
         found = error_parser.parse(text)
         self.env["devops.exec.error"].create(
@@ -724,48 +645,13 @@ class DevopsExec(models.Model):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
 
-    @api.model
-    def _recover_interrupted(self):
-        """Mark ``interrupted`` the runs whose runner died (nobody holds their lock), stop
-        what they left running (every process carrying their token, on their machine), and
-        tell their owners."""
-        recovered = []
-        with self.env.registry.cursor() as cr:
-            cr.execute("SELECT id FROM devops_exec WHERE state = 'running'")
-            for (run_id,) in cr.fetchall():
-                cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_CLASS, run_id])
-                if not cr.fetchone()[0]:
-                    continue  # its runner is alive
-                try:
-                    cr.execute(
-                        "UPDATE devops_exec SET state = 'interrupted', exit_code = -1,"
-                        " date_end = now() at time zone 'UTC', error_message = %s"
-                        " WHERE id = %s AND state = 'running'",
-                        [
-                            "The runner stopped (its Odoo worker or server died) before the "
-                            "command ended; what the command started was stopped.",
-                            run_id,
-                        ],
-                    )
-                    if cr.rowcount:
-                        recovered.append(run_id)
-                finally:
-                    cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_CLASS, run_id])
-        for run_id in recovered:
-            with self.env.registry.cursor() as cr:
-                run = api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)
-                run._kill_leftovers()
-                run._notify_owner()
-
     def _kill_leftovers(self):
-        """Stop every process of this run still alive on its machine (found by its token;
-        runs queued before tokens existed: the process group of the pid it recorded)."""
+        """Stop every process of this run still alive on its machine (found by its token)."""
         self.ensure_one()
+        if not self.token:
+            return
         try:
-            if self.token:
-                self.machine_id._executor().kill_marked(self.token)
-            elif self.machine_id.kind == "local" and self.runner_host == socket.gethostname():
-                _kill_orphan(self.process_pid, self.process_start)
+            self.machine_id._executor().kill_marked(self.token)
         except (ExecError, UserError) as error:
             _logger.warning("devops.exec %s: could not stop what it left: %s", self.id, error)
 
@@ -788,73 +674,7 @@ class DevopsExec(models.Model):
         old.with_context(devops_exec_retention=True).unlink()
 
 
-class _LivenessLock:
-    """A session advisory lock on a run, held by a dedicated connection while it runs."""
-
-    def __init__(self, dbname, run_id):
-        self.run_id = run_id
-        self.cr = sql_db.db_connect(dbname).cursor()
-
-    def acquire(self):
-        self.cr.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_CLASS, self.run_id])
-        # A connection of its own, holding nothing but the lock: commit ends its transaction.
-        self.cr.commit()  # pylint: disable=invalid-commit
-
-    def release(self):
-        try:
-            self.cr.execute("SELECT pg_advisory_unlock_all()")
-            self.cr.commit()  # pylint: disable=invalid-commit
-        finally:
-            self.cr.close()
-
-
-class _Progress:
-    """Writes the output so far about once a second; tells the engine when to cancel."""
-
-    def __init__(self, registry, run_id, capture):
-        self.registry = registry
-        self.run_id = run_id
-        self.capture = capture
-        self.last = 0.0
-        self.cancel = False
-
-    def started(self, info):
-        if not info.get("pid"):
-            return
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "UPDATE devops_exec SET process_pid = %s, process_start = %s WHERE id = %s",
-                [info["pid"], info.get("create_time") or 0, self.run_id],
-            )
-
-    def should_cancel(self):
-        now = time.monotonic()
-        if self.cancel or now - self.last < FLUSH_INTERVAL:
-            return self.cancel
-        self.last = now
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "UPDATE devops_exec SET output = %s, output_size = %s,"
-                " write_date = now() at time zone 'UTC' WHERE id = %s RETURNING cancel_requested",
-                [self.capture.text(), self.capture.size, self.run_id],
-            )
-            row = cr.fetchone()
-        self.cancel = bool(row and row[0])
-        return self.cancel
-
-
-def _kill_orphan(pid, started):
-    """Kill the process group a dead runner left behind, if it is still the same process."""
-    if process_alive(pid, started or None):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-
-
 def _read(executor, argv, cwd=None, env=None):
     """stdout of a short read-only command, or "" when it fails."""
-    capture = Capture()
-    try:
-        result = executor.run(RunSpec(argv, cwd=cwd, env=env or {}, timeout=30), capture)
-    except ExecError:
-        return ""
-    return capture.text("stdout", raw=True) if result.ok else ""
+    ok, out = executor.read(argv, cwd=cwd, env=env)
+    return out if ok else ""

@@ -9,7 +9,6 @@ observations as ``devops.instance.check`` samples, the history behind uptime and
 """
 
 import collections
-import concurrent.futures
 import datetime
 import json
 import logging
@@ -18,36 +17,15 @@ import shlex
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..engine import git, probe, service, validation
-from ..engine.executor import ExecError, RunSpec
-from ..engine.output import Capture
-from .devops_update import DEFAULT_PIP, MODULES
+from ..engine import observe, service, validation
+from ..engine.executor import ExecError
+from .devops_pipeline_actions import default_update_command
 from .utils import arg_int, arg_text, form_action, open_action
 
 _logger = logging.getLogger(__name__)
 
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
 PARAM = "erplibre_devops."
-
-
-class Observation:
-    """What one look at an instance found."""
-
-    def __init__(self):
-        self.alive = None  # None: not known (no process to look at)
-        self.pid = 0
-        self.port_open = False
-        self.http_status = 0
-        self.latency_ms = 0.0
-        self.error = ""
-        self.cpu = 0.0
-        self.memory_mb = 0.0
-        self.load = 0.0
-        self.disk = 0.0
-
-    @property
-    def healthy(self):
-        return 200 <= self.http_status < 300
 
 
 class DevopsInstance(models.Model):
@@ -347,66 +325,46 @@ class DevopsInstance(models.Model):
             builtin=True,
         )
 
-    def update(self, ref=None, modules=None, pip_command=None, update_command=None, health_wait=60):
-        """Update this instance (see devops.update); returns the devops.update id.
+    def update_code(
+        self, ref=None, modules=None, pip_command=None, update_command=None, health_wait=60
+    ):
+        """Update this instance to new code with the pipeline "Update"; returns the
+        devops.pipeline.run id.
 
-        ``ref``: branch, tag or commit (None: pull); ``modules``: comma-separated (None: the
-        modules whose files changed); ``pip_command``: run when requirements.txt changed
-        (default: pip install -r requirements.txt; "" for none); ``update_command``: with
-        {modules}, default the start command with -u {modules} --stop-after-init;
-        ``health_wait``: seconds, 1 to 3600.  Commands other than the defaults are commands
-        of one's own: on this machine they need the group 'Run commands on the Odoo server'."""
+        ``ref``: branch, tag or commit (None: pull the current branch); ``modules``: list or
+        comma-separated (None: the modules whose files changed); ``pip_command``: run when
+        requirements.txt changed (None: pip install -r requirements.txt; "": none);
+        ``update_command``: with {modules} (None: the start command with -u {modules}
+        --stop-after-init; "": no module update); ``health_wait``: seconds, 1 to 3600.
+        Commands other than the defaults are commands of one's own: on this machine they
+        need the group 'Run commands on the Odoo server'."""
         self._ensure_one_existing()
-        self.check_access("read")
         env = self.env
         ref = arg_text(env, env._("The branch, tag or commit"), ref, max_length=250)
+        if isinstance(modules, list):
+            modules = ",".join(str(m) for m in modules)
         modules = arg_text(env, env._("The modules"), modules, max_length=10000)
-        pip_command = arg_text(
-            env, env._("The pip command"), pip_command, max_length=10000, single_line=False
-        )
-        update_command = arg_text(
-            env, env._("The update command"), update_command, max_length=10000, single_line=False
-        )
+        pip_command = _command_arg(env, env._("The pip command"), pip_command)
+        update_command = _command_arg(env, env._("The update command"), update_command)
         health_wait = arg_int(env, env._("The health wait"), health_wait, 1, 3600, default=60)
-        Update = self.env["devops.update"]
-        default_update = Update._default_update_command(self)
-        if update_command is None:
-            update_command = default_update
-        if pip_command is None:
-            pip_command = DEFAULT_PIP
-        if pip_command not in ("", DEFAULT_PIP) or update_command not in (default_update, ""):
-            self.env["devops.exec"]._check_may_run_own_commands(self.machine_id)
+        params = {"health_wait": health_wait}
         if ref:
-            try:
-                git.check_ref_name(ref)
-            except git.GitInputError as error:
-                raise UserError(str(error)) from error
+            params["ref"] = ref
         if modules:
-            modules = ",".join(name.strip() for name in modules.split(",") if name.strip())
-            if not MODULES.fullmatch(modules):
-                raise UserError(
-                    self.env._(
-                        "'%(modules)s' is not a list of module names, such as sale,stock.",
-                        modules=modules,
-                    )
-                )
-        update = Update.sudo().create(
-            {
-                "instance_id": self.id,
-                "user_id": self.env.user.id,
-                "ref": ref or False,
-                "modules": modules or False,
-                "pip_command": pip_command or False,
-                "update_command": update_command or False,
-                "health_wait": health_wait,
-            }
-        )
-        update._start()
-        return update.id
+            params["modules"] = modules
+        if pip_command is not None:
+            params["pip_command"] = pip_command
+        if update_command is not None and update_command != default_update_command(self):
+            params["update_command"] = update_command
+        pipeline = self.env.ref("erplibre_devops.pipeline_update")
+        return pipeline.launch(self, params)
 
     def action_open_update_wizard(self):
         self._ensure_one_existing()
-        return form_action(self.env["devops.update.wizard"].create({"instance_id": self.id}))
+        return form_action(
+            self.env["devops.update.wizard"].create({"instance_id": self.id}),
+            self.env._("Update %(name)s", name=self.name),
+        )
 
     def action_open_debug_wizard(self):
         self._ensure_one_existing()
@@ -469,13 +427,11 @@ class DevopsInstance(models.Model):
     # --- Observation -----------------------------------------------------------------
 
     def _observe(self):
-        """{instance id: Observation} for these instances, looked at concurrently.
-
-        What the threads need is read from the ORM first; the threads never touch it.  A
-        problem with one instance (or one machine) is that one's error, never the others'."""
+        """{instance id: Observation} for these instances, looked at concurrently
+        (engine/observe.py).  A problem with one instance (or one machine) is that one's
+        error, never the others'."""
         timeout = float(self._param("health_timeout", 5))
-        found = {instance.id: Observation() for instance in self}
-        targets, groups = {}, collections.defaultdict(list)
+        targets, groups, broken = {}, collections.defaultdict(list), {}
         for instance in self:
             try:
                 machine = instance.machine_id
@@ -487,40 +443,23 @@ class DevopsInstance(models.Model):
                     "container": service.container_name(instance.id),
                 }
             except Exception as error:
-                found[instance.id].error = self.env._(
+                broken[instance.id] = self.env._(
                     "This instance cannot be checked: %(error)s", error=error
                 )
                 continue
             targets[instance.id] = (host, instance.port, instance.health_url)
             groups[machine].append(item)
-        jobs = []
-        with concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="devops-observe") as pool:
-            for machine, items in groups.items():
-                try:
-                    executor = None if machine.kind == "local" else machine._executor()
-                except (ExecError, UserError) as error:
-                    for item in items:
-                        found[item["id"]].error = str(error)
-                    continue
-                jobs.append((items, pool.submit(_observe_machine, executor, items, found)))
-            probes = probe.probe_many(targets, timeout)
-            for items, job in jobs:
-                try:
-                    job.result()
-                except Exception as error:
-                    _logger.warning("Observing instances %s failed", [i["id"] for i in items])
-                    for item in items:
-                        found[item["id"]].error = str(error)
-        for instance in self:
-            seen, result = found[instance.id], probes.get(instance.id)
-            if result is None:
-                continue
-            seen.port_open = result.port_open
-            seen.http_status = result.http_status
-            seen.latency_ms = result.latency_ms
-            seen.error = seen.error or result.error
-            if result.port_open and not instance.health_url:
-                seen.http_status = 200  # no health URL: the open port is enough
+        machines = []
+        for machine, items in groups.items():
+            try:
+                machines.append((None if machine.kind == "local" else machine._executor(), items))
+            except (ExecError, UserError) as error:
+                for item in items:
+                    broken[item["id"]] = str(error)
+                    targets.pop(item["id"], None)
+        found = observe.observe(machines, targets, timeout)
+        for instance_id, error in broken.items():
+            found.setdefault(instance_id, observe.Observation()).error = error
         return found
 
     # --- Operate ---------------------------------------------------------------------
@@ -665,44 +604,10 @@ class DevopsInstance(models.Model):
         self.env["devops.workspace"]._cron_refresh_git()
 
 
-def _observe_machine(executor, items, found):
-    """Process or container status of ``items`` on one machine (in a thread: plain data only).
-
-    ``executor`` is None for this machine (psutil and the docker SDK), else an SSH executor
-    that runs one status script for all its processes."""
-    try:
-        if executor is None:
-            stats = probe.local_machine()
-            for item in items:
-                seen = found[item["id"]]
-                seen.load, seen.disk = stats["load"], stats["disk"]
-                if item["kind"] == "docker":
-                    seen.alive, seen.memory_mb, seen.cpu = probe.local_container(item["container"])
-                else:
-                    seen.alive, seen.pid, seen.memory_mb, seen.cpu = probe.local_process(
-                        item["pid_file"]
-                    )
-            return
-        processes = [item for item in items if item["kind"] == "process"]
-        if processes:
-            capture = Capture()
-            argv = service.status_argv([item["pid_file"] for item in processes])
-            executor.run(RunSpec(argv, timeout=20), capture)
-            procs, stats = service.parse_status(capture.text("stdout"))
-            for item in processes:
-                seen = found[item["id"]]
-                seen.load, seen.disk = stats["load"], stats["disk"]
-                seen.alive, seen.pid, seen.memory_mb, seen.cpu = procs.get(
-                    item["pid_file"], (False, 0, 0.0, 0.0)
-                )
-        for item in items:
-            if item["kind"] == "docker":
-                capture = Capture()
-                executor.run(
-                    RunSpec(service.docker_status_argv(item["container"]), timeout=20), capture
-                )
-                lines = capture.text("stdout").splitlines()
-                found[item["id"]].alive = bool(lines) and lines[0].strip() == "true"
-    except (ExecError, RuntimeError) as error:
-        for item in items:
-            found[item["id"]].error = str(error)
+def _command_arg(env, name, value):
+    """A command argument: None stays None (the default), "" means none."""
+    if value is None:
+        return None
+    if value == "" or value is False:
+        return ""
+    return arg_text(env, name, value, max_length=10000, single_line=False)

@@ -200,6 +200,11 @@ class DevopsMachine(models.Model):
             connect_timeout=timeout,
         )
 
+    def _signature(self):
+        """What identifies where this machine's commands go."""
+        self.ensure_one()
+        return f"{self.kind}:{self.host or ''}:{self.port or ''}:{self.ssh_user or ''}"
+
     def _executor(self):
         """The engine executor that reaches this machine."""
         self.ensure_one()

@@ -5,8 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..engine import git, validation
-from ..engine.executor import ExecError, RunSpec
-from ..engine.output import Capture
+from ..engine.executor import ExecError
 from .utils import count_by, open_action
 
 _logger = logging.getLogger(__name__)
@@ -155,13 +154,12 @@ class DevopsWorkspace(models.Model):
                 env=git.GIT_ENV, timeout=timeout,
             )  # fmt: skip
             return run.state == "done", stdout, run
-        capture = Capture()
         try:
-            spec = RunSpec(argv, cwd=self.path, env=git.GIT_ENV, timeout=timeout)
-            result = self.machine_id._executor().run(spec, capture)
+            executor = self.machine_id._executor()
         except ExecError as error:
             return False, str(error), None
-        return result.ok, capture.text("stdout", raw=True) if result.ok else capture.text(), None
+        ok, out = executor.read(argv, cwd=self.path, env=git.GIT_ENV, timeout=timeout)
+        return ok, out, None
 
     def git_status(self):
         """{branch, upstream, ahead, behind, staged, changed, untracked, conflicts, last_commit};

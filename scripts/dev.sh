@@ -121,6 +121,7 @@ ensure_venv() {
   key=$( (
     "$PYTHON" -c 'import sys; print(sys.version)'
     cat "$ODOO/requirements.txt" "$HERE/requirements.txt" "$HERE/requirements-dev.txt"
+    echo "recipe 2" # bump when create_venv changes what it installs
   ) | sha)
   VENV=$CACHE/venv-$key
   if [ ! -f "$VENV/.complete" ]; then
@@ -149,7 +150,9 @@ create_venv() {
   # Inside the virtualenv: concurrent creations of other virtualenvs do not share them.
   local constraint=$VENV/constraints.txt req=$VENV/odoo-requirements.txt
   # Some of Odoo's pinned source packages still import pkg_resources (setuptools < 70).
-  echo 'setuptools<70' >"$constraint"
+  # zope.interface >= 7 and zope.event >= 5.1 ship normalized dist-info names that this old
+  # pkg_resources cannot find: gevent (Odoo's long-polling process under --workers) then dies.
+  printf '%s\n' 'setuptools<70' 'zope.interface<7' 'zope.event<5.1' >"$constraint"
   # python-ldap needs LDAP headers and only serves auth_ldap, which this tree never loads.
   grep -v '^python-ldap' "$ODOO/requirements.txt" >"$req"
   # pip >= 25.3 applies constraints to build environments only through PIP_BUILD_CONSTRAINT.

@@ -12,3 +12,4 @@ from . import test_code
 from . import test_ui
 from . import test_security
 from . import test_hostile_input
+from . import test_pipeline

@@ -3,6 +3,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests import TransactionCase, new_test_user
@@ -68,9 +69,24 @@ class RunnerCase(DevopsCase):
         cls.tmp = cls.make_tempdir()
         cls.Exec = cls.env["devops.exec"]
 
-    def run_all(self):
-        self.env.flush_all()  # what a request would have committed before the runner reads it
-        ran = self.Exec._run_pending()
+    def run_all(self, timeout=120):
+        """Run the queue, and the pipelines it advances, until nothing is left to do: what
+        the runner and pipeline crons do in production.  Returns how many runs ended."""
+        Pipeline = self.env["devops.pipeline.run"]
+        ran = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            self.env.flush_all()  # what a request would have committed before the runner reads
+            ran += self.Exec._run_pending()
+            self.env.invalidate_all()
+            Pipeline._cron_advance()  # the steps that wait, when their time has come
+            self.env.flush_all()
+            busy = self.Exec.search_count([("state", "in", ("queued", "running"))])
+            active = Pipeline.search_count([("state", "in", ("queued", "running", "waiting"))])
+            if not (busy or active) or time.monotonic() > deadline:
+                break
+            if not busy:
+                time.sleep(0.2)
         self.env.invalidate_all()
         return ran
 
@@ -119,7 +135,7 @@ def odoo_cli_argv(command, dbname, *args):
     """argv of ``odoo-bin COMMAND`` on ``dbname`` with this server's options, given
     explicitly (the server may run without a configuration file)."""
     odoo_bin = os.path.join(os.path.dirname(config["root_path"]), "odoo-bin")
-    options = [f"--addons-path={config['addons_path']}"]
+    options = [f"--addons-path={config['addons_path']}", f"--data-dir={config['data_dir']}"]
     for name in ("db_host", "db_port", "db_user", "db_password"):
         if config.get(name):
             options.append(f"--{name}={config[name]}")

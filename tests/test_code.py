@@ -305,6 +305,15 @@ class UpdateMixin(GitMixin):
     def head(self):
         return self.git("rev-parse", "HEAD", cwd=self.clone).strip()
 
+    def update(self, instance=None, **params):
+        """A pipeline run of "Update" on the instance (update_code)."""
+        instance = instance or self.instance
+        return self.env["devops.pipeline.run"].browse(instance.update_code(**params))
+
+    @staticmethod
+    def step(run, action, rollback=False):
+        return run.step_ids.filtered(lambda s: s.action == action and s.rollback == rollback)
+
     def check_update_pull_pip_modules_restart_health(self):
         os.makedirs(os.path.join(self.other, "my_module"))
         self.push_from_other("my_module/__manifest__.py", "{}\n", "manifest")
@@ -316,58 +325,66 @@ class UpdateMixin(GitMixin):
         self.push_from_other(f"{hostile}/models.py", "y = 1\n", "hostile module")
         new = self.push_from_other("requirements.txt", "# still none\n", "requirements")
         old = self.head()
-        update = self.env["devops.update"].browse(
-            self.instance.update(
-                pip_command="echo pip was run",
-                update_command="echo updating {modules}",
-                health_wait=20,
-            )
+        run = self.update(
+            pip_command="echo pip was run",
+            update_command="echo updating {modules}",
+            health_wait=20,
         )
+        self.assertEqual(run.pipeline_id, self.env.ref("erplibre_devops.pipeline_update"))
         self.run_all()
-        self.assertEqual(update.state, "done", update.message)
-        self.assertEqual((update.old_commit, update.new_commit), (old, new))
+        self.assertEqual(run.state, "done", run.message)
+        data = run._data()
+        self.assertEqual((data["old_commit"], data["new_commit"]), (old, new))
         self.assertEqual(self.head(), new)
-        self.assertEqual(update.modules, "my_module")
-        steps = update.exec_ids.sorted("id")
-        self.assertEqual(steps.mapped("update_step"), ["checkout", "pip", "modules", "restart"])
-        self.assertEqual(set(steps.mapped("stage_id.code")), {"deploy"})
-        self.assertEqual(steps[1].output, "pip was run\n")
-        self.assertEqual(steps[2].output, "updating my_module\n")
+        self.assertEqual(data["modules"], ["my_module"])
+        main = run.step_ids.filtered(lambda s: not s.rollback)
+        self.assertEqual(
+            main.mapped("action"),
+            ["git_checkout", "pip_install", "odoo_update", "restart", "wait_healthy"],
+        )
+        self.assertEqual(set(main.mapped("state")), {"done"})
+        self.assertEqual(set(run.step_ids.filtered("rollback").mapped("state")), {"pending"})
+        execs = main.exec_id
+        self.assertEqual(len(execs), 4)  # waiting for health runs no command
+        self.assertEqual(set(execs.mapped("stage_id.code")), {"deploy"})
+        self.assertEqual(self.step(run, "pip_install").exec_id.output, "pip was run\n")
+        self.assertEqual(self.step(run, "odoo_update").exec_id.output, "updating my_module\n")
         self.assertFalse(os.path.exists(os.path.join(self.clone, "PWNED")))
         self.assertEqual(self.instance.state, "running")
+        self.assertFalse(run.lock_key)  # the instance is free for the next one
 
     def check_failed_health_rolls_back(self):
         old = self.head()
         broken = "import sys\nsys.exit('broken on purpose')\n"
         self.push_from_other("health_server.py", broken, "break it")
-        update = self.env["devops.update"].browse(
-            self.instance.update(update_command="", health_wait=3)
-        )
+        run = self.update(update_command="", health_wait=3)
         self.run_all()
-        self.assertEqual(update.state, "rolled_back", update.message)
-        self.assertEqual(update.failed_step, "restart")
+        self.assertEqual(run.state, "rolled_back", run.message)
+        self.assertEqual(run.failed_step_id.action, "restart")
         self.assertEqual(self.head(), old)
-        self.assertIn("Rolled back", update.message)
+        self.assertIn("Rolled back", run.message)
+        self.assertEqual(run.step_ids.filtered("rollback").mapped("state"), ["done", "done"])
+        self.assertEqual(self.step(run, "wait_healthy").state, "skipped")
         self.instance._operate()
         self.assertEqual(self.instance.state, "running")
 
     def check_failed_step_says_which(self):
-        update = self.env["devops.update"].browse(self.instance.update(ref="no-such-branch"))
+        run = self.update(ref="no-such-branch")
         self.run_all()
-        self.assertEqual((update.state, update.failed_step), ("failed", "checkout"))
-        self.assertIn("no-such-branch", update.message)
+        self.assertEqual((run.state, run.failed_step_id.action), ("failed", "git_checkout"))
+        self.assertIn("no-such-branch", run.message)
         with self.assertRaises(UserError):
-            self.instance.update(ref="--upload-pack=touch /tmp/PWNED")
+            self.update(ref="--upload-pack=touch /tmp/PWNED")
         with self.assertRaises(UserError):
-            self.instance.update(modules="sale;touch /tmp/PWNED")
+            self.update(modules="sale;touch /tmp/PWNED")
         self.assertEqual(self.instance.state, "running")
         # A path is no revision, and uncommitted work is never thrown away.
         self.write_file(os.path.join(self.clone, "app.py"), "print('work in progress')\n")
         for ref in ("app.py", None):
-            update = self.env["devops.update"].browse(self.instance.update(ref=ref))
+            run = self.update(ref=ref)
             self.run_all()
-            self.assertEqual((update.state, update.failed_step), ("failed", "checkout"))
-            self.assertIn("uncommitted changes", update.message)
+            self.assertEqual((run.state, run.failed_step_id.action), ("failed", "git_checkout"))
+            self.assertIn("uncommitted changes", run.message)
         with open(os.path.join(self.clone, "app.py"), encoding="utf-8") as handle:
             self.assertEqual(handle.read(), "print('work in progress')\n")
 
@@ -375,23 +392,24 @@ class UpdateMixin(GitMixin):
         """A DevOps user (no manager) updates an instance, then rolls it back."""
         old = self.head()
         new = self.push_from_other("notes.txt", "hello\n", "notes")
-        instance = self.instance.with_user(self.devops_user)
-        update = self.env["devops.update"].browse(instance.update(update_command=""))
+        run = self.update(instance=self.instance.with_user(self.devops_user), update_command="")
+        self.assertEqual(run.user_id, self.devops_user)
         self.run_all()
-        self.assertEqual(update.state, "done", update.message)
+        self.assertEqual(run.state, "done", run.message)
         self.assertEqual(self.head(), new)
-        update.with_user(self.devops_user).action_rollback()
+        run.with_user(self.devops_user).action_rollback()
         self.run_all()
-        self.assertEqual(update.state, "rolled_back", update.message)
+        self.assertEqual(run.state, "rolled_back", run.message)
         self.assertEqual(self.head(), old)
         # Another DevOps user neither sees it nor rolls it back; a manager sees it.
         other = new_test_user(
             self.env, login="devops_other", groups="erplibre_devops.group_devops_user"
         )
-        self.assertFalse(self.env["devops.update"].with_user(other).search([]))
+        Run = self.env["devops.pipeline.run"]
+        self.assertFalse(Run.with_user(other).search([]))
         with self.assertRaises(AccessError):
-            update.with_user(other).action_rollback()
-        self.assertIn(update, self.env["devops.update"].with_user(self.devops_manager).search([]))
+            run.with_user(other).action_rollback()
+        self.assertIn(run, Run.with_user(self.devops_manager).search([]))
         # The instance's state folder never shows as a change of the checkout.
         status = self.instance.workspace_id.git_status()
         self.assertFalse([p for p in status["untracked"] if ".devops" in p], status)
@@ -405,8 +423,8 @@ class UpdateMixin(GitMixin):
         )
         action = wizard.action_run()
         self.run_all()
-        update = self.env["devops.update"].browse(action["res_id"])
-        self.assertEqual(update.state, "done", update.message)
+        run = self.env["devops.pipeline.run"].browse(action["res_id"])
+        self.assertEqual(run.state, "done", run.message)
 
 
 @tagged("post_install", "-at_install")
@@ -428,14 +446,15 @@ class TestUpdate(UpdateMixin, RunnerCase):
         self.check_rollback_by_its_user()
 
     def test_interrupted_step_fails_the_update(self):
-        """The runner died during a step: the update fails with that reason, never hangs."""
-        update = self.env["devops.update"].browse(self.instance.update(update_command=""))
-        (checkout,) = update.exec_ids
+        """A step's command lost (its job gone from the machine): the run fails with that
+        reason, never hangs."""
+        run = self.update(update_command="")
+        checkout = self.step(run, "git_checkout").exec_id
         self.env.cr.execute("UPDATE devops_exec SET state = 'running' WHERE id = %s", [checkout.id])
         self.run_all()
         self.assertEqual(checkout.state, "interrupted")
-        self.assertEqual((update.state, update.failed_step), ("failed", "checkout"))
-        self.assertIn("runner stopped", update.message)
+        self.assertEqual((run.state, run.failed_step_id.action), ("failed", "git_checkout"))
+        self.assertIn("job is gone", run.message)
 
 
 @tagged("post_install", "-at_install")

@@ -214,7 +214,7 @@ class TestExec(RunnerCase):
         self.env.cr.execute("UPDATE devops_exec SET state = 'running' WHERE id = %s", [orphan.id])
         self.run_all()
         self.assertEqual(orphan.state, "interrupted")
-        self.assertIn("runner stopped", orphan.error_message)
+        self.assertIn("job is gone", orphan.error_message)
 
     def test_wizard(self):
         workspace = self.make_workspace(path=self.tmp)

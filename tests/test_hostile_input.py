@@ -193,9 +193,9 @@ class TestHostileInput(GitMixin, RunnerCase):
             "debug_command(timeout)": lambda v: workspace.debug_command("true", timeout=v),
             "debug_start(test_tags)": lambda v: instance.debug_start(test_tags=v),
             "debug_start(timeout)": lambda v: instance.debug_start(timeout=v),
-            "update(ref)": lambda v: instance.update(ref=v, update_command=""),
-            "update(modules)": lambda v: instance.update(modules=v, update_command=""),
-            "update(health_wait)": lambda v: instance.update(health_wait=v, update_command=""),
+            "update(ref)": lambda v: instance.update_code(ref=v, update_command=""),
+            "update(modules)": lambda v: instance.update_code(modules=v, update_command=""),
+            "update(health_wait)": lambda v: instance.update_code(health_wait=v, update_command=""),
             "source_context(around)": lambda v: run.source_context(around=v),
             "accept_host_key(fingerprint)": lambda v: self.ssh.with_user(
                 manager

@@ -42,12 +42,17 @@ class TestMenus(HttpCase):
                 xmlid("menu_instance"),
                 xmlid("menu_exec_wizard"),
                 xmlid("menu_exec"),
+                xmlid("menu_pipeline_run"),
                 xmlid("menu_exec_error"),
             ],
         )
         self.assertEqual(
             self._children(menus, "menu_config"),
-            [xmlid("menu_config_stage"), xmlid("menu_config_settings")],
+            [
+                xmlid("menu_config_stage"),
+                xmlid("menu_config_pipeline"),
+                xmlid("menu_config_settings"),
+            ],
         )
         self.assertTrue(menus[root.id]["web_icon"].startswith("erplibre_devops,"))
 
@@ -62,7 +67,7 @@ class TestMenus(HttpCase):
         self.authenticate("admin", "admin")
         menus = self._menus("admin")
         leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
-        self.assertEqual(len(leaves), 6 + 4 + 4 + 2 + 4 + 3 + 2)
+        self.assertEqual(len(leaves), 7 + 4 + 4 + 2 + 4 + 3 + 3)
         for leaf in leaves:
             with self.subTest(menu=leaf["xmlid"]):
                 self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")

@@ -47,7 +47,7 @@ PUBLIC_METHODS = {
         "action_restart",
         "action_stop",
         "debug_start",
-        "update",
+        "update_code",
         "action_open_update_wizard",
         "action_open_debug_wizard",
         "action_view_log",
@@ -57,7 +57,9 @@ PUBLIC_METHODS = {
         "action_view_incidents",
         "action_view_checks",
     },
-    "devops.update": {"action_rollback"},
+    "devops.pipeline": {"launch", "action_view_runs"},
+    "devops.pipeline.run": {"action_cancel", "action_rollback", "action_open_target"},
+    "devops.pipeline.run.step": {"action_open_exec"},
     "devops.stage": {"action_view_execs"},
     "devops.code.wizard": {
         "action_refresh",
@@ -125,21 +127,35 @@ class TestSecurity(RunnerCase):
         own = own.create({"workspace_id": workspace.id, "exec_id": mine.id})
         self.assertEqual(own.output, "mine\n")
 
-    def test_updates_are_private_like_runs(self):
+    def test_pipeline_runs_are_private_like_runs(self):
         workspace = self.make_workspace(path=self.tmp)
         instance = self.env["devops.instance"].create(
             {"name": "Private update", "workspace_id": workspace.id, "port": 18069}
         )
-        update = (
-            self.env["devops.update"]
-            .sudo()
-            .create({"instance_id": instance.id, "user_id": self.local_user.id, "message": "tail"})
+        Run = self.env["devops.pipeline.run"]
+        run = Run.sudo().create(
+            {
+                "name": "Private",
+                "pipeline_id": self.env.ref("erplibre_devops.pipeline_update").id,
+                "workspace_id": workspace.id,
+                "instance_id": instance.id,
+                "machine_id": workspace.machine_id.id,
+                "user_id": self.local_user.id,
+                "message": "tail",
+                "step_ids": [(0, 0, {"name": "Step", "kind": "command", "message": "tail"})],
+            }
         )
-        self.assertEqual(self.env["devops.update"].with_user(self.local_user).search([]), update)
-        self.assertFalse(self.env["devops.update"].with_user(self.devops_user).search([]))
+        self.assertEqual(Run.with_user(self.local_user).search([]), run)
+        self.assertFalse(Run.with_user(self.devops_user).search([]))
+        self.assertFalse(
+            self.env["devops.pipeline.run.step"].with_user(self.devops_user).search([])
+        )
         with self.assertRaises(AccessError):
-            update.with_user(self.devops_user).read(["message"])
-        self.assertIn(update, self.env["devops.update"].with_user(self.devops_manager).search([]))
+            run.with_user(self.devops_user).read(["message"])
+        self.assertIn(run, Run.with_user(self.devops_manager).search([]))
+        for user in (self.local_user, self.devops_manager):  # the audit trail: no forging
+            with self.assertRaises(AccessError):
+                Run.with_user(user).create({"name": "Forged"})
 
     def test_commands_on_the_odoo_server_are_a_privilege(self):
         workspace = self.make_workspace(path=self.tmp)
@@ -184,12 +200,13 @@ class TestSecurity(RunnerCase):
         self.assertEqual(run.user_id, user)
         # Their own update commands on this machine are refused; the defaults are not.
         with self.assertRaises(AccessError):
-            instance.with_user(user).update(pip_command="cat /etc/shadow")
+            instance.with_user(user).update_code(pip_command="cat /etc/shadow")
         with self.assertRaises(AccessError):
-            instance.with_user(user).update(update_command="psql -c 'drop table res_users'")
-        with self.assertRaises(UserError) as caught:  # allowed, but this is no git checkout
-            instance.with_user(user).update()
-        self.assertNotIsInstance(caught.exception, AccessError)
+            instance.with_user(user).update_code(update_command="psql -c 'drop table res_users'")
+        run = self.env["devops.pipeline.run"].browse(instance.with_user(user).update_code())
+        self.assertEqual(run.user_id, user)  # allowed (it fails: this is no git checkout)
+        self.assertEqual(run.state, "failed")
+        self.assertIn("not a git checkout", run.message)
         # With the group, all of it.
         self.assertTrue(self.local_machine.with_user(self.local_user).exec_command(["id"]))
         self.assertTrue(workspace.with_user(self.local_user).exec_command("id"))
@@ -232,14 +249,14 @@ class TestSecurity(RunnerCase):
             "command={}": lambda: self.local_machine.exec_command({"a": 1}),
             "around='x'": lambda: run.source_context(around="x"),
             "around=10**9": lambda: run.source_context(around=10**9),
-            "modules=123": lambda: instance.update(modules=123),
-            "modules=a;b": lambda: instance.update(modules="sale;id"),
-            "modules=newline": lambda: instance.update(modules="sale\n"),
-            "ref=123": lambda: instance.update(ref=123),
-            "ref=newline": lambda: instance.update(ref="main\n"),
-            "ref=option": lambda: instance.update(ref="--upload-pack=id"),
-            "health_wait='x'": lambda: instance.update(health_wait="x"),
-            "health_wait=0": lambda: instance.update(health_wait=0),
+            "modules=123": lambda: instance.update_code(modules=123),
+            "modules=a;b": lambda: instance.update_code(modules="sale;id"),
+            "modules=newline": lambda: instance.update_code(modules="sale\n"),
+            "ref=123": lambda: instance.update_code(ref=123),
+            "ref=newline": lambda: instance.update_code(ref="main\n"),
+            "ref=option": lambda: instance.update_code(ref="--upload-pack=id"),
+            "health_wait='x'": lambda: instance.update_code(health_wait="x"),
+            "health_wait=0": lambda: instance.update_code(health_wait=0),
             "test_tags=[]": lambda: instance.debug_start(test_tags=["x"]),
             "test_tags=NUL": lambda: instance.debug_start(test_tags="/a\x00"),
             "fingerprint=1": lambda: self.local_machine.action_accept_host_key(1),

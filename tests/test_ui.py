@@ -95,7 +95,22 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_code_todo", "erplibre_devops.menu_code");
         await waitFor(() => text(".o_breadcrumb").includes("TODOs"), "the TODOs");
         await clickMenu("erplibre_devops.menu_deploy_update", "erplibre_devops.menu_deploy");
-        await waitFor(() => text(".o_breadcrumb").includes("Updates"), "the updates");
+        await waitFor(() => text(".o_breadcrumb").includes("pipeline runs") &&
+            text(".o_list_view").includes("Update Walked instance"), "the deploy pipeline runs");
+        // A pipeline run: its steps as a timeline, the command's output one click away.
+        const row = [...document.querySelectorAll(".o_data_row")].find(
+            (r) => r.textContent.includes("Update Walked instance"));
+        row.querySelector(".o_data_cell").click();
+        await waitFor(() => document.querySelectorAll(".o_devops_timeline_step").length === 7,
+            "the run's seven steps on a timeline");
+        const states = [...document.querySelectorAll(".o_devops_timeline_step")].map(
+            (li) => li.dataset.state);
+        if (states.join() !== "done,done,skipped,failed,skipped,done,done") {
+            throw new Error("unexpected step states: " + states.join());
+        }
+        document.querySelector(".o_devops_timeline_output").click();
+        await waitFor(() => text(".o_breadcrumb").includes("Output of Checkout") &&
+            document.querySelector(".o_devops_output"), "the output of the checkout");
         await clickMenu("erplibre_devops.menu_operate_instance", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Live state"), "the live state");
         await clickMenu("erplibre_devops.menu_operate_incident", "erplibre_devops.menu_operate");
@@ -115,6 +130,13 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_config_stage", "erplibre_devops.menu_config");
         await waitFor(() => document.querySelectorAll(".o_list_view .o_data_row").length === 8,
             "the eight stages");
+        await clickMenu("erplibre_devops.menu_config_pipeline", "erplibre_devops.menu_config");
+        await waitFor(() => text(".o_list_view").includes("Update"), "the pipelines");
+        [...document.querySelectorAll(".o_data_row")].find((r) => r.textContent.includes("Update"))
+            .querySelector(".o_data_cell").click();
+        await waitFor(() => document.querySelectorAll(
+            '.o_field_widget[name="step_ids"] .o_data_row').length === 7,
+            "the Update pipeline's steps");
         await clickMenu("erplibre_devops.menu_config_settings", "erplibre_devops.menu_config");
         await waitFor(() => document.querySelector('.o_form_view [name="devops_command_timeout"]'),
             "the DevOps settings");
@@ -190,6 +212,51 @@ class TestUi(HttpCase):
                 }
                 for hours in range(5)
             ]
+        )
+        # A finished update, rolled back, for the pipeline run form.
+        checkout = self.env["devops.exec"].create(
+            {
+                "machine_id": workspace.machine_id.id,
+                "workspace_id": workspace.id,
+                "command": "git pull --ff-only",
+                "argv": '["git", "pull", "--ff-only"]',
+                "user_id": self.env.ref("base.user_admin").id,
+                "state": "done",
+                "exit_code": 0,
+                "output": "Already up to date.\n",
+            }
+        )
+        pipeline = self.env.ref("erplibre_devops.pipeline_update")
+        states = ["done", "skipped", "failed", "skipped", "done", "done"]
+        steps = pipeline.step_ids.sorted(lambda s: (s.rollback, s.sequence))
+        self.env["devops.pipeline.run"].create(
+            {
+                "name": "Update Walked instance",
+                "pipeline_id": pipeline.id,
+                "workspace_id": workspace.id,
+                "instance_id": instance.id,
+                "machine_id": workspace.machine_id.id,
+                "user_id": self.env.ref("base.user_admin").id,
+                "state": "rolled_back",
+                "message": "Not healthy after the restart.\nRolled back to 0123456789.",
+                "step_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": step.name,
+                            "kind": step.kind,
+                            "action": step.action,
+                            "sequence": step.sequence,
+                            "rollback": step.rollback,
+                            "state": state,
+                            "duration": 1.5,
+                            "exec_id": checkout.id if step.action == "git_checkout" else False,
+                        },
+                    )
+                    for step, state in zip(steps, ["done", *states], strict=True)
+                ],
+            }
         )
         stages = self.env["devops.stage"].search([])
         self.assertEqual(len(stages), 8)

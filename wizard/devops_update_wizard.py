@@ -1,11 +1,13 @@
 from odoo import api, fields, models
 
-from ..models.devops_update import DEFAULT_PIP
+from ..models.devops_pipeline_actions import DEFAULT_PIP, default_update_command
 from ..models.utils import form_action
 
 
 class DevopsUpdateWizard(models.TransientModel):
-    """Update an instance to new code: see devops.update for the steps."""
+    """Update an instance to new code: the pipeline "Update" (pull or checkout, pip when the
+    requirements changed, -u of the modules, restart, wait until healthy, roll back when the
+    new code does not come up)."""
 
     _name = "devops.update.wizard"
     _inherit = ["devops.input.mixin"]
@@ -16,10 +18,7 @@ class DevopsUpdateWizard(models.TransientModel):
         string="Branch, tag or commit", help="Empty: pull the current branch (fast-forward only)."
     )
     modules = fields.Char(help="Comma-separated. Empty: the modules whose files changed.")
-    pip_command = fields.Char(
-        string="When requirements.txt changed",
-        default=DEFAULT_PIP,
-    )
+    pip_command = fields.Char(string="When requirements.txt changed", default=DEFAULT_PIP)
     update_command = fields.Text(
         compute="_compute_update_command",
         store=True,
@@ -31,17 +30,15 @@ class DevopsUpdateWizard(models.TransientModel):
     @api.depends("instance_id")
     def _compute_update_command(self):
         for wizard in self:
-            wizard.update_command = self.env["devops.update"]._default_update_command(
-                wizard.instance_id
-            )
+            wizard.update_command = default_update_command(wizard.instance_id) or False
 
     def action_run(self):
         self._ensure_one_existing()
-        update_id = self.instance_id.update(
+        run_id = self.instance_id.update_code(
             ref=self.ref or None,
             modules=self.modules or None,
             pip_command=self.pip_command or "",
             update_command=self.update_command or "",
             health_wait=self.health_wait,
         )
-        return form_action(self.env["devops.update"].browse(update_id), target="current")
+        return form_action(self.env["devops.pipeline.run"].browse(run_id), target="current")
