@@ -179,7 +179,7 @@ class Executor:
         result.duration = time.monotonic() - start
         return result
 
-    def read(self, argv, cwd=None, env=None, timeout=30):
+    def read_stdout(self, argv, cwd=None, env=None, timeout=30):
         """Run a short command and read its stdout: ``(True, stdout)`` (raw text, NUL bytes
         kept), or ``(False, what went wrong)`` (its output, or why it could not run)."""
         capture = Capture()

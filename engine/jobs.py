@@ -168,7 +168,7 @@ class _Reader:
         self.stream = stream
         self.offset = 0
 
-    def read(self, capture):
+    def pull(self, capture):
         try:
             size = os.path.getsize(self.path)
         except OSError:
@@ -232,7 +232,7 @@ class LocalJob(Job):
             return True
         status = self._read_status()
         for reader in self.readers:
-            reader.read(capture)
+            reader.pull(capture)
         if status is not None:
             if all(r.offset >= _size(r.path) for r in self.readers):
                 self.status = status
@@ -243,7 +243,7 @@ class LocalJob(Job):
             if status is None:
                 self.lost = True
                 for reader in self.readers:
-                    reader.read(capture)
+                    reader.pull(capture)
                 return True
         return False
 
@@ -256,6 +256,10 @@ class LocalJob(Job):
         kill_marked(self.token, sig)
 
     def full_output(self, path, limit):
+        out, err = (reader.path for reader in self.readers)
+        if _size(err) == 0 and 0 < _size(out) <= limit:
+            os.replace(out, path)  # the job has ended: its file becomes the output, no copy
+            return _size(path)
         written = 0
         with open(path, "wb") as target:
             for reader in self.readers:

@@ -97,7 +97,9 @@ def _observe_here(items, found):
 def _observe_remote(executor, items, found):
     processes = [item for item in items if item["kind"] == "process"]
     if processes:
-        ok, out = executor.read(service.status_argv([i["pid_file"] for i in processes]), timeout=20)
+        ok, out = executor.read_stdout(
+            service.status_argv([i["pid_file"] for i in processes]), timeout=20
+        )
         if not ok:
             raise ExecError(out.strip()[-500:] or "the status script failed")
         procs, stats = service.parse_status(out)
@@ -111,7 +113,7 @@ def _observe_remote(executor, items, found):
         if item["kind"] != "docker":
             continue
         seen = found[item["id"]]
-        ok, out = executor.read(service.docker_status_argv(item["container"]), timeout=20)
+        ok, out = executor.read_stdout(service.docker_status_argv(item["container"]), timeout=20)
         if not ok:
             seen.error = out.strip()[-500:] or "docker status failed"
             continue

@@ -368,9 +368,9 @@ class DevopsExec(models.Model):
             if run.user_id != self.env.user and not self.env.user.has_group(MANAGER):
                 raise AccessError(self.env._("Only its author or a DevOps manager can cancel it."))
             self.env.cr.execute(
-                "UPDATE devops_exec SET state = 'cancelled', date_end = now() at time zone 'UTC'"
+                "UPDATE devops_exec SET state = 'cancelled', date_end = %s"
                 " WHERE id = %s AND state = 'queued'",
-                [run.id],
+                [fields.Datetime.now(), run.id],
             )
             if self.env.cr.rowcount:
                 run.invalidate_recordset()
@@ -676,5 +676,5 @@ class DevopsExec(models.Model):
 
 def _read(executor, argv, cwd=None, env=None):
     """stdout of a short read-only command, or "" when it fails."""
-    ok, out = executor.read(argv, cwd=cwd, env=env)
+    ok, out = executor.read_stdout(argv, cwd=cwd, env=env)
     return out if ok else ""

@@ -154,12 +154,13 @@ class DevopsExecRunner(models.AbstractModel):
             row = None
             with registry.cursor() as cr:
                 cr.execute("SELECT pg_advisory_lock(%s, %s)", CLAIM_LOCK)
-                cr.commit()  # pylint: disable=invalid-commit - a fresh snapshot after the lock
+                # A fresh snapshot once the lock is ours: see the claims committed meanwhile.
+                cr.commit()  # pylint: disable=invalid-commit
                 try:
                     cr.execute(
                         """
                         UPDATE devops_exec
-                           SET state = 'running', date_start = now() at time zone 'UTC',
+                           SET state = 'running', date_start = %s,
                                runner_host = %s, runner_pid = %s,
                                write_date = now() at time zone 'UTC'
                          WHERE id = (
@@ -173,7 +174,7 @@ class DevopsExecRunner(models.AbstractModel):
                              ORDER BY e.id LIMIT 1 FOR UPDATE SKIP LOCKED)
                         RETURNING id
                         """,
-                        [socket.gethostname(), os.getpid()],
+                        [fields.Datetime.now(), socket.gethostname(), os.getpid()],
                     )
                     row = cr.fetchone()
                     if row:
@@ -281,9 +282,10 @@ class DevopsExecRunner(models.AbstractModel):
         with registry.cursor() as cr:
             cr.execute(
                 "UPDATE devops_exec SET state = 'interrupted', exit_code = -1,"
-                " date_end = now() at time zone 'UTC', error_message = %s"
+                " date_end = %s, error_message = %s"
                 " WHERE id = %s AND state = 'running'",
                 [
+                    fields.Datetime.now(),
                     "The command's job is gone from its machine (the machine restarted, or "
                     "its folder was deleted) before its end was recorded; what it started was "
                     "stopped.",
@@ -327,7 +329,11 @@ class DevopsExecRunner(models.AbstractModel):
             message = "The command's job disappeared from its machine."
         try:
             if item.capture.truncated and not job.missing:
-                fd, spill = tempfile.mkstemp(prefix="devops-output-")
+                # Next to the jobs (this machine's data directory): moved, not copied, into
+                # the filestore, and the output file of a local job moves here too.
+                folder = self._jobs_dir()
+                os.makedirs(folder, exist_ok=True)
+                fd, spill = tempfile.mkstemp(prefix="output-", dir=folder)
                 os.close(fd)
                 job.full_output(spill, SPILL_LIMIT)
         except (ExecError, OSError) as error:

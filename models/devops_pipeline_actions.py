@@ -118,7 +118,7 @@ class DevopsPipelineActions(models.AbstractModel):
             return failed(str(error))
 
     @api.model
-    def _after_git_checkout(self, step, exec_run):
+    def _after_git_checkout(self, step, _run):
         run = step.run_id
         head = self._read_git(step, git.head_argv()) or ""
         new = head.split()[0] if head else ""
@@ -151,7 +151,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return self._queue(step, argv)
 
     @api.model
-    def _after_rollback_code(self, step, exec_run):
+    def _after_rollback_code(self, step, _run):
         commit = step.run_id._data().get("old_commit", "")
         return done(self.env._("Back at %(commit)s.", commit=commit[:10]))
 
@@ -181,7 +181,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return self._queue(step, ["/bin/sh", "-c", command])
 
     @api.model
-    def _after_odoo_update(self, step, exec_run):
+    def _after_odoo_update(self, step, _run):
         return done(
             self.env._("Updated: %(modules)s.", modules=", ".join(step.run_id._modules_to_update()))
         )

@@ -228,7 +228,6 @@ class DevopsPipelineRun(models.Model):
 
     @api.model
     def _check_params(self, pipeline, instance, params):
-        _ = self.env._
         ref = params.get("ref")
         if ref is not None:
             try:
@@ -241,7 +240,7 @@ class DevopsPipelineRun(models.Model):
             names = [name.strip() for name in names if name.strip()]
             if not all(MODULE_NAME.fullmatch(name) for name in names):
                 raise UserError(
-                    _(
+                    self.env._(
                         "'%(modules)s' is not a list of module names, such as sale,stock.",
                         modules=modules,
                     )
@@ -252,14 +251,16 @@ class DevopsPipelineRun(models.Model):
             isinstance(wait, bool) or not isinstance(wait, int) or not 1 <= wait <= 3600
         ):
             raise UserError(
-                _("The health wait is from 1 to 3600 seconds, not %(value)r.", value=wait)
+                self.env._("The health wait is from 1 to 3600 seconds, not %(value)r.", value=wait)
             )
         for name in COMMAND_PARAMS:
             value = params.get(name)
             if value is not None and not isinstance(value, str):
-                raise UserError(_("%(name)s must be a shell command (text).", name=name))
+                raise UserError(self.env._("%(name)s must be a shell command (text).", name=name))
         if pipeline.target == "instance" and not instance:
-            raise UserError(_("The pipeline %(name)s runs on an instance.", name=pipeline.name))
+            raise UserError(
+                self.env._("The pipeline %(name)s runs on an instance.", name=pipeline.name)
+            )
 
     @api.model
     def _run_name(self, pipeline, target, params):

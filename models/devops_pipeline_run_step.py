@@ -78,7 +78,7 @@ class DevopsPipelineRunStep(models.Model):
         if self.exec_id == run:
             self.run_id._step_exec_done(self, run)
 
-    def _on_exec_hook_failed(self, run, error):
+    def _on_exec_hook_failed(self, _run, error):
         self.run_id._step_hook_failed(self, error)
 
     def action_open_exec(self):

@@ -158,7 +158,7 @@ class DevopsWorkspace(models.Model):
             executor = self.machine_id._executor()
         except ExecError as error:
             return False, str(error), None
-        ok, out = executor.read(argv, cwd=self.path, env=git.GIT_ENV, timeout=timeout)
+        ok, out = executor.read_stdout(argv, cwd=self.path, env=git.GIT_ENV, timeout=timeout)
         return ok, out, None
 
     def git_status(self):

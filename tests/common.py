@@ -69,15 +69,17 @@ class RunnerCase(DevopsCase):
         cls.tmp = cls.make_tempdir()
         cls.Exec = cls.env["devops.exec"]
 
-    def run_all(self, timeout=120):
+    def run_all(self, timeout=120, parallel=None):
         """Run the queue, and the pipelines it advances, until nothing is left to do: what
-        the runner and pipeline crons do in production.  Returns how many runs ended."""
+        the runner and pipeline crons do in production (``parallel`` runs at once; one by
+        default, in the order they were queued).  Returns how many runs ended."""
         Pipeline = self.env["devops.pipeline.run"]
+        Exec = self.Exec.with_context(devops_runner_parallel=parallel) if parallel else self.Exec
         ran = 0
         deadline = time.monotonic() + timeout
         while True:
             self.env.flush_all()  # what a request would have committed before the runner reads
-            ran += self.Exec._run_pending()
+            ran += Exec._run_pending()
             self.env.invalidate_all()
             Pipeline._cron_advance()  # the steps that wait, when their time has come
             self.env.flush_all()

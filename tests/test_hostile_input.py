@@ -270,7 +270,7 @@ class TestHostileInput(GitMixin, RunnerCase):
         accepted = {label: self.sweep(label, call) for label, call in targets.items()}
         # Whatever was accepted ran for real: no payload may have executed.
         started = time.monotonic()
-        ran = self.run_all()
+        ran = self.run_all(timeout=600, parallel=8)
         _logger.info("%s runs queued by accepted values (%.1f s)", ran, time.monotonic() - started)
         self.assertEqual(os.listdir(self.canary), [], accepted)
         self.assertFalse(self.env["devops.exec"].search([("state", "in", ("queued", "running"))]))

@@ -306,6 +306,11 @@ class TestInstanceSSH(InstanceMixin, SSHCase):
         self.addCleanup(lambda: os.system(f"docker rm -f {name} >/dev/null 2>&1"))  # noqa: S605
         instance.action_start()
         self.operate_until(instance, "running")
+        # Its container's figures come over SSH too (docker stats), not only "running".
+        self.env["devops.instance"]._cron_monitor()
+        sample = instance.check_ids[-1:]
+        self.assertEqual(sample.state, "up")
+        self.assertGreater(sample.memory_mb, 0)
         instance.action_stop()
         self.run_all()
         instance.sudo().state = "running"

@@ -95,8 +95,13 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_code_todo", "erplibre_devops.menu_code");
         await waitFor(() => text(".o_breadcrumb").includes("TODOs"), "the TODOs");
         await clickMenu("erplibre_devops.menu_deploy_update", "erplibre_devops.menu_deploy");
-        await waitFor(() => text(".o_breadcrumb").includes("pipeline runs") &&
-            text(".o_list_view").includes("Update Walked instance"), "the deploy pipeline runs");
+        // Grouped by state: open the group of the rolled back runs.
+        const group = await waitFor(() => text(".o_breadcrumb").includes("pipeline runs") &&
+            [...document.querySelectorAll(".o_group_header")].find(
+                (g) => g.textContent.includes("Rolled back")), "the deploy pipeline runs");
+        group.click();
+        await waitFor(() => text(".o_list_view").includes("Update Walked instance"),
+            "the rolled back update");
         // A pipeline run: its steps as a timeline, the command's output one click away.
         const row = [...document.querySelectorAll(".o_data_row")].find(
             (r) => r.textContent.includes("Update Walked instance"));
@@ -109,8 +114,9 @@ WALK_MENUS_JS = r"""
             throw new Error("unexpected step states: " + states.join());
         }
         document.querySelector(".o_devops_timeline_output").click();
-        await waitFor(() => text(".o_breadcrumb").includes("Output of Checkout") &&
-            document.querySelector(".o_devops_output"), "the output of the checkout");
+        await waitFor(() => text(".o_breadcrumb").includes("git pull") &&
+            text(".o_devops_output").includes("Already up to date."),
+            "the output of the checkout");
         await clickMenu("erplibre_devops.menu_operate_instance", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Live state"), "the live state");
         await clickMenu("erplibre_devops.menu_operate_incident", "erplibre_devops.menu_operate");

@@ -78,7 +78,7 @@ class JobCases:
         result = results["a"][0]
         assert (result.exit_code, result.signal) == (None, signal.SIGTERM)
 
-    def test_outlives_its_supervisor_and_is_attached_again(self, executor, jobs_dir, tmp_path):
+    def test_outlives_its_supervisor_and_is_attached_again(self, executor, jobs_dir):
         """The supervisor goes (a killed worker): the command goes on; another attaches."""
         job = self.start(executor, jobs_dir, "echo before; sleep 1.5; echo after; exit 4")
         results, left = supervise({"a": (job, None)}, budget=0.3)

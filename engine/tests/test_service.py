@@ -5,7 +5,7 @@ import subprocess
 import threading
 import time
 
-from engine import probe, service
+from engine import observe, probe, service
 from engine.executor import RunSpec
 from engine.local import LocalExecutor
 from engine.output import Capture
@@ -161,3 +161,21 @@ def test_state_folder_is_ignored_by_git(server_dir):
         assert "health_server.py" in status
     finally:
         executor.run(RunSpec(service.process_stop_argv(pid_file), timeout=20), Capture())
+
+
+def test_docker_status_parsed():
+    text = (
+        "true\n"
+        '{"CPUPerc":"1.25%","MemUsage":"3.5MiB / 7.7GiB","Name":"devops-instance-1"}\n'
+        "0.42\n37\n"
+    )
+    assert observe.parse_docker_status(text) == {
+        "running": True,
+        "memory_mb": 3.5,
+        "cpu": 1.25,
+        "load": 0.42,
+        "disk": 37.0,
+    }
+    assert observe.parse_docker_status("false\n0.1\n50\n")["running"] is False
+    assert observe.parse_docker_status("")["running"] is False
+    assert observe.parse_docker_status("true\nnot json\n")["memory_mb"] == 0.0

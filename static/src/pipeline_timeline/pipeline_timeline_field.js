@@ -57,7 +57,8 @@ export class PipelineTimelineField extends Component {
                 rollback: data.rollback,
                 duration: this.formatDuration(data.duration, data.state),
                 message: data.message || "",
-                execId: data.exec_id && data.exec_id.id,
+                // A many2one value is an [id, display name] pair in Odoo 18's web client.
+                execId: data.exec_id ? data.exec_id[0] : false,
             };
         });
     }
