@@ -34,6 +34,7 @@ class Item:
 
 class Supervisor:
     def __init__(self, poll_interval=0.1, flush_interval=1.0, grace=KILL_GRACE, capacity=4):
+        self.refill_interval = 1.0
         self.poll_interval = poll_interval
         self.flush_interval = flush_interval
         self.grace = grace
@@ -53,10 +54,16 @@ class Supervisor:
         start = time.monotonic()
         last_flush = 0.0
         left = []
+        refill_at = 0.0  # when to ask for new jobs: at once, after a job ended, else each second
         while True:
-            if refill is not None and len(self.items) < self.capacity:
+            if (
+                refill is not None
+                and len(self.items) < self.capacity
+                and time.monotonic() >= refill_at
+            ):
                 for item in refill(self.capacity - len(self.items)):
                     self.add(*item)
+                refill_at = time.monotonic() + self.refill_interval
             if not self.items:
                 break
             busy = False
@@ -68,6 +75,7 @@ class Supervisor:
                     continue
                 if done:
                     busy = True
+                    refill_at = 0.0
                     del self.items[item.key]
                     item.job.close()
                     finished(item, self._result(item))

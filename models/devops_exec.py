@@ -32,7 +32,7 @@ import secrets
 import shlex
 import shutil
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import errors as error_parser
@@ -149,6 +149,19 @@ class DevopsExec(models.Model):
     runner_pid = fields.Integer(readonly=True, aggregator=None, copy=False)
     process_pid = fields.Integer(readonly=True, aggregator=None, copy=False)
     process_start = fields.Float(readonly=True, copy=False)
+
+    def init(self):
+        # The runner's claims: queued runs in order, and the active runs of an instance.
+        tools.create_index(
+            self.env.cr, "devops_exec_queued_idx", self._table, ["id"], where="state = 'queued'"
+        )
+        tools.create_index(
+            self.env.cr,
+            "devops_exec_active_instance_idx",
+            self._table,
+            ["instance_id", "state", "id"],
+            where="state IN ('queued', 'running')",
+        )
 
     @api.depends("error_ids")
     def _compute_error_count(self):

@@ -157,6 +157,9 @@ class DevopsExecRunner(models.AbstractModel):
                 # A fresh snapshot once the lock is ours: see the claims committed meanwhile.
                 cr.commit()  # pylint: disable=invalid-commit
                 try:
+                    # The oldest queued run whose instance (if any) has no run running and
+                    # no older one queued; the partial indexes of devops.exec keep it cheap
+                    # with thousands queued.
                     cr.execute(
                         """
                         UPDATE devops_exec
@@ -166,11 +169,14 @@ class DevopsExecRunner(models.AbstractModel):
                          WHERE id = (
                             SELECT e.id FROM devops_exec e
                              WHERE e.state = 'queued'
-                               AND (e.instance_id IS NULL OR NOT EXISTS (
-                                    SELECT 1 FROM devops_exec o
-                                     WHERE o.instance_id = e.instance_id
-                                       AND (o.state = 'running'
-                                            OR (o.state = 'queued' AND o.id < e.id))))
+                               AND (e.instance_id IS NULL OR (
+                                    e.id = (SELECT min(q.id) FROM devops_exec q
+                                             WHERE q.instance_id = e.instance_id
+                                               AND q.state = 'queued')
+                                    AND NOT EXISTS (
+                                        SELECT 1 FROM devops_exec r
+                                         WHERE r.instance_id = e.instance_id
+                                           AND r.state = 'running')))
                              ORDER BY e.id LIMIT 1 FOR UPDATE SKIP LOCKED)
                         RETURNING id
                         """,

@@ -366,6 +366,13 @@ class DevopsInstance(models.Model):
             self.env._("Update %(name)s", name=self.name),
         )
 
+    def action_open_pipeline_wizard(self):
+        self._ensure_one_existing()
+        wizard = self.env["devops.pipeline.launch.wizard"].create(
+            {"instance_id": self.id, "workspace_id": self.workspace_id.id}
+        )
+        return form_action(wizard, self.env._("Run a pipeline on %(name)s", name=self.name))
+
     def action_open_debug_wizard(self):
         self._ensure_one_existing()
         wizard = self.env["devops.debug.wizard"].create(

@@ -11,7 +11,7 @@ from odoo import fields, models
 from odoo.exceptions import UserError
 
 from ..engine import pipeline as engine
-from .utils import count_by, open_action
+from .utils import count_by, form_action, open_action
 
 
 class DevopsPipeline(models.Model):
@@ -99,6 +99,11 @@ class DevopsPipeline(models.Model):
             )
         record._ensure_one_existing()
         return record
+
+    def action_open_launch_wizard(self):
+        self._ensure_one_existing()
+        wizard = self.env["devops.pipeline.launch.wizard"].create({"pipeline_id": self.id})
+        return form_action(wizard, self.env._("Run %(name)s", name=self.name))
 
     def action_view_runs(self):
         self._ensure_one_existing()

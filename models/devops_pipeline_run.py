@@ -173,7 +173,7 @@ class DevopsPipelineRun(models.Model):
         )
         if commands or custom:
             self.env["devops.exec"]._check_may_run_own_commands(machine)
-        lock_key = f"instance:{instance.id}" if instance else f"workspace:{workspace.id}"
+        lock_key = self._lock_key_of(instance, workspace)
         self._check_lock(lock_key)
         values = {
             "name": self._run_name(pipeline, target, params),
@@ -209,6 +209,11 @@ class DevopsPipelineRun(models.Model):
         run.flush_recordset()  # the unique lock_key: a launch at the same moment fails here
         run._advance()
         return run.with_env(self.env)
+
+    @api.model
+    def _lock_key_of(self, instance, workspace):
+        """What an active run holds: its instance, else its workspace."""
+        return f"instance:{instance.id}" if instance else f"workspace:{workspace.id}"
 
     @api.model
     def _check_lock(self, lock_key):
@@ -506,11 +511,9 @@ class DevopsPipelineRun(models.Model):
         if not self.has_rollback:
             raise UserError(self.env._("This pipeline has no rollback steps."))
         run = self.sudo()
-        lock_key = (
-            f"instance:{run.instance_id.id}"
-            if run.instance_id
-            else f"workspace:{run.workspace_id.id}"
-        )
+        if any(step.kind == "command" for step in run.step_ids.filtered("rollback")):
+            self.env["devops.exec"]._check_may_run_own_commands(run.machine_id)
+        lock_key = self._lock_key_of(run.instance_id, run.workspace_id)
         self._check_lock(lock_key)
         run.step_ids.filtered("rollback").write(
             {

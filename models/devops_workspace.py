@@ -6,7 +6,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..engine import git, validation
 from ..engine.executor import ExecError
-from .utils import count_by, open_action
+from .utils import count_by, form_action, open_action
 
 _logger = logging.getLogger(__name__)
 
@@ -263,6 +263,11 @@ class DevopsWorkspace(models.Model):
         Its tracebacks are parsed; ``devops.exec.source_context()`` maps them to the source."""
         self._ensure_one_existing()
         return self.exec_command(command, timeout=timeout, stage="code")
+
+    def action_open_pipeline_wizard(self):
+        self._ensure_one_existing()
+        wizard = self.env["devops.pipeline.launch.wizard"].create({"workspace_id": self.id})
+        return form_action(wizard, self.env._("Run a pipeline on %(name)s", name=self.name))
 
     def action_open_debug_wizard(self):
         self._ensure_one_existing()

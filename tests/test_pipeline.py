@@ -45,6 +45,25 @@ class TestPipeline(UpdateMixin, RunnerCase):
         self.assertFalse(os.path.exists(os.path.join(self.clone, "PWNED")))
         self.assertEqual(run.stage_id.code, "deploy")
 
+    def test_run_a_pipeline_from_the_instance(self):
+        pipeline = self.copy_update((60, {"name": "Greet", "command": "echo {greeting} {ref}"}))
+        action = self.instance.with_user(self.devops_manager).action_open_pipeline_wizard()
+        wizard = self.env["devops.pipeline.launch.wizard"].browse(action["res_id"])
+        wizard.write(
+            {"pipeline_id": pipeline.id, "ref": "main", "params_text": "greeting=hi $(id)\n"}
+        )
+        run = self.env["devops.pipeline.run"].browse(wizard.action_run()["res_id"])
+        self.run_all()
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(run.name, f"{pipeline.name} {self.instance.name} to main")
+        greet = run.step_ids.filtered(lambda s: s.name == "Greet")
+        self.assertEqual(greet.exec_id.output, "hi $(id) main\n")
+        wizard = self.env["devops.pipeline.launch.wizard"].create(
+            {"pipeline_id": pipeline.id, "instance_id": self.instance.id, "params_text": "oops"}
+        )
+        with self.assertRaises(UserError):
+            wizard.action_run()
+
     def test_a_failing_step_rolls_back_and_restarts(self):
         old = self.head()
         new = self.push_from_other("notes.txt", "new\n", "new code")
