@@ -32,6 +32,8 @@ import secrets
 import shlex
 import shutil
 
+from psycopg2.errors import TransactionRollbackError
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
@@ -504,6 +506,12 @@ class DevopsExec(models.Model):
         state = dict(self._fields["state"]._description_selection(self.env)).get(
             self.state, self.state
         )
+        if self.signal_name:
+            state = self.env._(
+                "%(state)s (signal %(signal)s)", state=state, signal=self.signal_name
+            )
+        elif self.exit_code > 0:
+            state = self.env._("%(state)s (exit code %(code)s)", state=state, code=self.exit_code)
         return f"{state}: {tail}" if tail else state
 
     def _shown_script(self):
@@ -606,6 +614,8 @@ class DevopsExec(models.Model):
             try:
                 with self.env.cr.savepoint():
                     hook(self)
+            except TransactionRollbackError:
+                raise  # a concurrent update: the runner tells the owners again, afresh
             except Exception as error:
                 _logger.exception("devops.exec %s: the hook %s failed", self.id, hook.__name__)
                 target = getattr(hook, "__self__", None)

@@ -37,6 +37,7 @@ import time
 
 import psycopg2
 from psycopg2 import errors as pg_errors
+from psycopg2.errors import TransactionRollbackError
 
 from odoo import SUPERUSER_ID, api, fields, models, sql_db
 from odoo.tools import config
@@ -53,6 +54,7 @@ RUNNER_CRONS = ("erplibre_devops.ir_cron_exec_runner", "erplibre_devops.ir_cron_
 THREADED_BUDGET = 300
 WORKER_SLEEP = 70  # odoo.service.server: a cron worker sleeps SLEEP_INTERVAL + pid % 10
 SPILL_LIMIT = 2**30
+RETRIES = 5
 
 
 class DevopsExecRunner(models.AbstractModel):
@@ -301,7 +303,7 @@ class DevopsExecRunner(models.AbstractModel):
         with registry.cursor() as cr:
             run = api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)
             run._kill_leftovers()
-            run._notify_owner()
+        self._notify(registry, run_id)
         locks.release(run_id)
 
     # --- While it runs -------------------------------------------------------------------
@@ -357,9 +359,24 @@ class DevopsExecRunner(models.AbstractModel):
             env = api.Environment(cr, SUPERUSER_ID, {"devops_exec_runner": True})
             env["devops.exec"].browse(run_id)._finish(result, capture, message, spill)
         # The result is committed: whatever the owners do next cannot lose it.
-        with registry.cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})["devops.exec"].browse(run_id)._notify_owner()
+        self._notify(registry, run_id)
         locks.release(run_id)
+
+    @api.model
+    def _notify(self, registry, run_id):
+        """Tell the run's owners, in a transaction of their own, again when a concurrent
+        update (the operate cron writing the same instance) made it fail."""
+        for attempt in range(RETRIES):
+            try:
+                with registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    env["devops.exec"].browse(run_id)._notify_owner()
+                return
+            except TransactionRollbackError as error:
+                if attempt == RETRIES - 1:
+                    _logger.error("devops.exec %s: its owners could not be told: %s", run_id, error)
+                    return
+                time.sleep(0.1 * 2**attempt)  # a retry's back-off, in the runner's own loop
 
     @api.model
     def _queued_left(self, registry):

@@ -46,6 +46,16 @@ class DevopsInputMixin(models.AbstractModel):
         self._check_input(vals)
         return super().write(vals)
 
+    def copy_data(self, default=None):
+        """A copy's name says it is one ("X (copy)"): names are unique for most models."""
+        vals_list = super().copy_data(default)
+        name = self._fields.get("name")
+        if name and name.type == "char" and "name" not in (default or {}):
+            for record, vals in zip(self, vals_list, strict=True):
+                if record.name:
+                    vals["name"] = self.env._("%(name)s (copy)", name=record.name)
+        return vals_list
+
     def _model_label(self):
         return self.env["ir.model"].sudo()._get(self._name).name or self._description
 
@@ -186,7 +196,10 @@ class DevopsInputMixin(models.AbstractModel):
 
 
 def _is_command(command, kind):
-    """An x2many command (Command.create, update, …), or an id for a many2many."""
+    """An x2many command (Command.create, update, …), or an id for a many2many.
+
+    The web client creates lines with ``[0, "virtual_12", {values}]``: the second item of a
+    create is a client-side reference, not an id."""
     if kind == "many2many" and isinstance(command, int) and not isinstance(command, bool):
         return True
     if not isinstance(command, list | tuple) or not command:
@@ -198,6 +211,8 @@ def _is_command(command, kind):
         return False
     if code == 6 and (len(command) != 3 or not isinstance(command[2], list | tuple)):
         return False
-    return all(
-        isinstance(part, int) and not isinstance(part, bool) for part in command[1:2] if part
-    )
+    if code in (1, 2, 3, 4):  # these name an existing record
+        return (
+            len(command) >= 2 and isinstance(command[1], int) and not isinstance(command[1], bool)
+        )
+    return True

@@ -14,13 +14,15 @@ import json
 import logging
 import shlex
 
+from psycopg2.errors import TransactionRollbackError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..engine import observe, service, validation
 from ..engine.executor import ExecError
 from .devops_pipeline_actions import default_update_command
-from .utils import arg_int, arg_text, form_action, open_action
+from .utils import arg_int, arg_text, count_by, form_action, open_action
 
 _logger = logging.getLogger(__name__)
 
@@ -114,6 +116,9 @@ class DevopsInstance(models.Model):
     check_ids = fields.One2many("devops.instance.check", "instance_id", string="Checks")
     backup_ids = fields.One2many("devops.instance.backup", "instance_id", string="Backups")
     open_incident_count = fields.Integer(compute="_compute_open_incident_count")
+    pipeline_run_count = fields.Integer(
+        string="Pipeline runs", compute="_compute_pipeline_run_count"
+    )
     uptime_24h = fields.Float(string="Uptime 24 h (%)", compute="_compute_uptime")
     uptime_7d = fields.Float(string="Uptime 7 days (%)", compute="_compute_uptime")
     uptime_30d = fields.Float(string="Uptime 30 days (%)", compute="_compute_uptime")
@@ -122,14 +127,6 @@ class DevopsInstance(models.Model):
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another instance already has this name."),
     ]
-
-    def copy_data(self, default=None):
-        default = dict(default or {})
-        vals_list = super().copy_data(default)
-        if "name" not in default:
-            for instance, vals in zip(self, vals_list, strict=True):
-                vals["name"] = self.env._("%(name)s (copy)", name=instance.name)
-        return vals_list
 
     @api.model
     def _param(self, key, default):
@@ -366,6 +363,17 @@ class DevopsInstance(models.Model):
             self.env._("Update %(name)s", name=self.name),
         )
 
+    def _compute_pipeline_run_count(self):
+        counts = count_by(self, "devops.pipeline.run", "instance_id")
+        for record in self:
+            record.pipeline_run_count = counts.get(record.id, 0)
+
+    def action_view_pipeline_runs(self):
+        self._ensure_one_existing()
+        return open_action(
+            self.env, "erplibre_devops.action_pipeline_run", [("instance_id", "=", self.id)], {}
+        )
+
     def action_open_pipeline_wizard(self):
         self._ensure_one_existing()
         wizard = self.env["devops.pipeline.launch.wizard"].create(
@@ -488,6 +496,8 @@ class DevopsInstance(models.Model):
             try:
                 with self.env.cr.savepoint():
                     instance._apply_observation(observations[instance.id], now)
+            except TransactionRollbackError:
+                continue  # written by someone else meanwhile (a restart): the next pass sees it
             except Exception as error:
                 _logger.exception("Operating the instance %s failed", instance.id)
                 instance.sudo().write(

@@ -343,11 +343,3 @@ class DevopsMachine(models.Model):
         return self.env["devops.exec"]._enqueue(
             self, command, cwd=cwd, timeout=timeout, stage=stage
         )
-
-    def copy_data(self, default=None):
-        default = dict(default or {})
-        vals_list = super().copy_data(default)
-        if "name" not in default:
-            for machine, vals in zip(self, vals_list, strict=True):
-                vals["name"] = self.env._("%(name)s (copy)", name=machine.name)
-        return vals_list

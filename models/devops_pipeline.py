@@ -40,6 +40,19 @@ class DevopsPipeline(models.Model):
     )
     active = fields.Boolean(default=True)
     step_ids = fields.One2many("devops.pipeline.step", "pipeline_id", string="Steps", copy=True)
+    # The same steps, as the form shows them: the main sequence, and the rollback one.
+    main_step_ids = fields.One2many(
+        "devops.pipeline.step",
+        "pipeline_id",
+        string="Main steps",
+        domain=[("rollback", "=", False)],
+    )
+    rollback_step_ids = fields.One2many(
+        "devops.pipeline.step",
+        "pipeline_id",
+        string="Rollback steps",
+        domain=[("rollback", "=", True)],
+    )
     run_count = fields.Integer(string="Runs", compute="_compute_run_count")
 
     _sql_constraints = [
@@ -50,14 +63,6 @@ class DevopsPipeline(models.Model):
         counts = count_by(self, "devops.pipeline.run", "pipeline_id")
         for pipeline in self:
             pipeline.run_count = counts.get(pipeline.id, 0)
-
-    def copy_data(self, default=None):
-        default = dict(default or {})
-        vals_list = super().copy_data(default)
-        if "name" not in default:
-            for pipeline, vals in zip(self, vals_list, strict=True):
-                vals["name"] = self.env._("%(name)s (copy)", name=pipeline.name)
-        return vals_list
 
     def launch(self, target, params=None):
         """Run this pipeline on ``target`` (a devops.workspace or devops.instance record, or

@@ -78,7 +78,8 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @api.model
     def _queue(self, step, argv, instance_action=None):
-        """Queue ``argv`` in the step's target folder, as the run's user; the step waits."""
+        """Queue ``argv`` (or a shell line) in the step's target folder, as the run's user;
+        the step waits for it."""
         run = step.run_id
         Exec = self.env["devops.exec"].with_user(run.user_id).sudo()
         instance = run.instance_id
@@ -164,7 +165,7 @@ class DevopsPipelineActions(models.AbstractModel):
             command = DEFAULT_PIP
         if not command:
             return skipped(self.env._("No pip command."))
-        return self._queue(step, ["/bin/sh", "-c", command])
+        return self._queue(step, command)
 
     @action("odoo_update", "Odoo: update the changed (or given) modules", ("instance",))
     def _action_odoo_update(self, step):
@@ -178,7 +179,7 @@ class DevopsPipelineActions(models.AbstractModel):
         if not command:
             return skipped(self.env._("No update command (the instance has no start command)."))
         command = command.replace("{modules}", shlex.quote(",".join(modules)))
-        return self._queue(step, ["/bin/sh", "-c", command])
+        return self._queue(step, command)
 
     @api.model
     def _after_odoo_update(self, step, _run):
@@ -220,7 +221,17 @@ class DevopsPipelineActions(models.AbstractModel):
                     reason=result.error or self.env._("no answer"),
                 )
             )
-        return Outcome("wait", result.error, wait=WAIT_INTERVAL)
+        left = int((step.wait_deadline - fields.Datetime.now()).total_seconds())
+        return Outcome(
+            "wait",
+            self.env._(
+                'Not healthy yet (%(reason)s); checked again by the cron "DevOps: advance '
+                'pipelines" (Odoo wakes it within about a minute), until %(left)s s from now.',
+                reason=result.error or self.env._("no answer"),
+                left=left,
+            ),
+            wait=WAIT_INTERVAL,
+        )
 
 
 def default_update_command(instance):

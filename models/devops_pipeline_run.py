@@ -19,6 +19,8 @@ import json
 import logging
 import re
 
+from psycopg2.errors import TransactionRollbackError
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -67,7 +69,7 @@ class DevopsPipelineRun(models.Model):
     )
     date_start = fields.Datetime(string="Started", readonly=True)
     date_end = fields.Datetime(string="Ended", readonly=True)
-    duration = fields.Float(string="Duration (s)", readonly=True, aggregator="avg")
+    duration = fields.Float(string="Duration (s)", readonly=True, aggregator=None)
     failed_step_id = fields.Many2one("devops.pipeline.run.step", readonly=True)
     message = fields.Text(readonly=True)
     params = fields.Text(string="Parameters (JSON)", readonly=True)
@@ -82,7 +84,14 @@ class DevopsPipelineRun(models.Model):
         copy=False,
         help="The target this run holds while active ('instance:5', 'workspace:3').",
     )
-    has_rollback = fields.Boolean(compute="_compute_has_rollback")
+    has_rollback = fields.Boolean(
+        compute="_compute_has_rollback",
+        help="Whether Roll back is offered: the pipeline has rollback steps and this is the "
+        "latest run on its target.",
+    )
+    rollback_to = fields.Char(
+        compute="_compute_has_rollback", help="The commit a roll back goes back to."
+    )
 
     _sql_constraints = [
         (
@@ -92,10 +101,21 @@ class DevopsPipelineRun(models.Model):
         ),
     ]
 
-    @api.depends("step_ids.rollback")
+    @api.depends("step_ids.rollback", "state")
     def _compute_has_rollback(self):
         for run in self:
-            run.has_rollback = any(run.step_ids.mapped("rollback"))
+            latest = run._latest_on_target()
+            run.has_rollback = latest == run and any(run.step_ids.mapped("rollback"))
+            run.rollback_to = (run._data().get("old_commit") or "")[:10] or False
+
+    def _latest_on_target(self):
+        """The newest run on this run's target (instance, else workspace)."""
+        domain = (
+            [("instance_id", "=", self.instance_id.id)]
+            if self.instance_id
+            else [("workspace_id", "=", self.workspace_id.id), ("instance_id", "=", False)]
+        )
+        return self.sudo().search(domain, order="id desc", limit=1).with_env(self.env)
 
     # --- Facts and parameters --------------------------------------------------------------
 
@@ -325,6 +345,8 @@ class DevopsPipelineRun(models.Model):
                 return self._start_command(step)
         except (UserError, ValueError) as error:
             return failed(str(error))
+        except TransactionRollbackError:
+            raise  # a concurrent update: the whole transaction is tried again
         except Exception as error:
             _logger.exception("devops.pipeline.run %s: step %s failed to start", self.id, step.id)
             return failed(self.env._("Internal error: %(error)s", error=error))
@@ -334,7 +356,7 @@ class DevopsPipelineRun(models.Model):
 
         command = engine.fill(step.command, self._placeholders())
         step.command = command
-        return self.env["devops.pipeline.actions"]._queue(step, ["/bin/sh", "-c", command])
+        return self.env["devops.pipeline.actions"]._queue(step, command)
 
     def _apply(self, step, outcome):
         """Record ``outcome`` on ``step``; True when the run may go on at once."""
@@ -405,6 +427,10 @@ class DevopsPipelineRun(models.Model):
         return self.env._("Rolled back.")
 
     def _close(self, state):
+        if state != "rolled_back":  # rollback steps that were not needed: none will run
+            self.step_ids.filtered(lambda s: s.rollback and s.state == "pending")._set(
+                "skipped", self.env._("Not needed.")
+            )
         now = fields.Datetime.now()
         self.write(
             {
@@ -452,19 +478,23 @@ class DevopsPipelineRun(models.Model):
                 ("state", "=", "queued"),
             ]
         )
+        retry = False
         for run in due:
             try:
                 with self.env.cr.savepoint():
                     run._wake()
+            except TransactionRollbackError:
+                retry = True  # a concurrent update: this run is looked at again shortly
             except Exception as error:
                 _logger.exception("devops.pipeline.run %s could not advance", run.id)
                 run.message = self.env._("Internal error: %(error)s", error=error)
                 run._close("failed")
+        cron = self.env.ref("erplibre_devops.ir_cron_pipeline_advance").sudo()
+        if retry:
+            cron._trigger(fields.Datetime.now() + datetime.timedelta(seconds=2))
         later = self.search([("state", "=", "waiting")], order="wait_until", limit=1)
         if later.wait_until:
-            self.env.ref("erplibre_devops.ir_cron_pipeline_advance").sudo()._trigger(
-                max(later.wait_until, fields.Datetime.now())
-            )
+            cron._trigger(max(later.wait_until, fields.Datetime.now()))
 
     def _wake(self):
         if self.state == "queued":
@@ -508,8 +538,16 @@ class DevopsPipelineRun(models.Model):
         self._ensure_one_existing()
         if self.state in ACTIVE:
             raise UserError(self.env._("The run is still active: wait for its end."))
-        if not self.has_rollback:
+        if not any(self.step_ids.mapped("rollback")):
             raise UserError(self.env._("This pipeline has no rollback steps."))
+        if self._latest_on_target() != self:
+            raise UserError(
+                self.env._(
+                    "Only the latest run on %(target)s can be rolled back: a later run changed "
+                    "it since.",
+                    target=(self.instance_id or self.workspace_id).display_name,
+                )
+            )
         run = self.sudo()
         if any(step.kind == "command" for step in run.step_ids.filtered("rollback")):
             self.env["devops.exec"]._check_may_run_own_commands(run.machine_id)

@@ -67,7 +67,9 @@ class DevopsPipelineRunStep(models.Model):
             values = {"state": state, "date_end": now}
             if message is not None:
                 values["message"] = message or False
-            if step.date_start:
+            if step.exec_id.duration:  # its command's, exact
+                values["duration"] = step.exec_id.duration
+            elif step.date_start:
                 values["duration"] = (now - step.date_start).total_seconds()
             step.write(values)
 

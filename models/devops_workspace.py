@@ -1,6 +1,8 @@
 import datetime
 import logging
 
+from psycopg2.errors import TransactionRollbackError
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -36,6 +38,9 @@ class DevopsWorkspace(models.Model):
     active = fields.Boolean(default=True)
     instance_ids = fields.One2many("devops.instance", "workspace_id", string="Instances")
     exec_count = fields.Integer(string="Runs", compute="_compute_exec_count")
+    pipeline_run_count = fields.Integer(
+        string="Pipeline runs", compute="_compute_pipeline_run_count"
+    )
     todo_ids = fields.One2many("devops.code.todo", "workspace_id", string="TODOs")
     todo_count = fields.Integer(string="TODO count", compute="_compute_todo_count")
     git_branch = fields.Char(string="Branch", readonly=True, copy=False)
@@ -74,12 +79,9 @@ class DevopsWorkspace(models.Model):
         return super().create(vals_list)
 
     def copy_data(self, default=None):
-        default = dict(default or {})
-        vals_list = super().copy_data(default)
-        for workspace, vals in zip(self, vals_list, strict=True):
-            if "name" not in default:
-                vals["name"] = self.env._("%(name)s (copy)", name=workspace.name)
-            if "path" not in default:
+        vals_list = super().copy_data(default)  # the name: see devops.input.mixin
+        if "path" not in (default or {}):  # (machine, path) is unique too
+            for workspace, vals in zip(self, vals_list, strict=True):
                 vals["path"] = f"{workspace.path.rstrip('/')}-copy"
         return vals_list
 
@@ -214,6 +216,8 @@ class DevopsWorkspace(models.Model):
             try:
                 with self.env.cr.savepoint():
                     workspace.with_context(devops_git_soft=True)._git_status(record=False)
+            except TransactionRollbackError:
+                continue  # written by someone else meanwhile: refreshed next time
             except Exception as error:
                 _logger.exception("Refreshing the git status of workspace %s failed", workspace.id)
                 workspace.sudo().write(
@@ -263,6 +267,17 @@ class DevopsWorkspace(models.Model):
         Its tracebacks are parsed; ``devops.exec.source_context()`` maps them to the source."""
         self._ensure_one_existing()
         return self.exec_command(command, timeout=timeout, stage="code")
+
+    def _compute_pipeline_run_count(self):
+        counts = count_by(self, "devops.pipeline.run", "workspace_id")
+        for record in self:
+            record.pipeline_run_count = counts.get(record.id, 0)
+
+    def action_view_pipeline_runs(self):
+        self._ensure_one_existing()
+        return open_action(
+            self.env, "erplibre_devops.action_pipeline_run", [("workspace_id", "=", self.id)], {}
+        )
 
     def action_open_pipeline_wizard(self):
         self._ensure_one_existing()

@@ -140,6 +140,9 @@ class TestHostileInput(GitMixin, RunnerCase):
                 "database": "hostile_db",
             }
         )
+        # The debug dialog's runs on an instance of their own: an instance's runs go one at
+        # a time, two instances' side by side.
+        cls.instance2 = cls.instance.copy({"port": 18092})
         cls.ssh = cls.env["devops.machine"].create(
             {"name": "Hostile SSH", "kind": "ssh", "host": "ssh.example.com"}
         )
@@ -259,7 +262,7 @@ class TestHostileInput(GitMixin, RunnerCase):
                 .create(
                     {
                         "workspace_id": self.workspace.id,
-                        "instance_id": self.instance.id,
+                        "instance_id": self.instance2.id,
                         "mode": "instance",
                         "test_tags": v,
                     }

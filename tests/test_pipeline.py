@@ -13,13 +13,14 @@ from .test_code import UpdateMixin
 @tagged("post_install", "-at_install")
 class TestPipeline(UpdateMixin, RunnerCase):
     def copy_update(self, *commands, name="Update and smoke test"):
-        """A manager's copy of "Update" with command steps of their own."""
+        """A manager's copy of "Update" with command steps of their own, added as the web
+        client adds lines (a "virtual_N" reference in the create command)."""
         update = self.env.ref("erplibre_devops.pipeline_update")
         pipeline = update.with_user(self.devops_manager).copy({"name": name})
-        for sequence, values in commands:
-            pipeline.with_user(self.devops_manager).write(
-                {"step_ids": [(0, 0, {"sequence": sequence, "kind": "command", **values})]}
-            )
+        for number, (sequence, values) in enumerate(commands):
+            field = "rollback_step_ids" if values.get("rollback") else "main_step_ids"
+            line = {"sequence": sequence, "kind": "command", **values}
+            pipeline.with_user(self.devops_manager).write({field: [(0, f"virtual_{number}", line)]})
         return pipeline
 
     def launch(self, pipeline, **params):
@@ -88,6 +89,41 @@ class TestPipeline(UpdateMixin, RunnerCase):
         self.assertEqual(run.step_ids.filtered("rollback").mapped("state"), ["done", "done"])
         self.instance._operate()
         self.assertEqual(self.instance.state, "running")
+
+    def test_only_the_latest_run_rolls_back(self):
+        pipeline = self.copy_update()
+        first = self.launch(pipeline)
+        self.run_all()
+        second = self.launch(pipeline)
+        self.run_all()
+        self.assertEqual((first.state, second.state), ("done", "done"))
+        self.assertEqual(set(first.step_ids.filtered("rollback").mapped("state")), {"skipped"})
+        self.assertFalse(first.has_rollback)
+        self.assertTrue(second.has_rollback)
+        with self.assertRaises(UserError) as caught:
+            first.action_rollback()
+        self.assertIn("latest run", str(caught.exception))
+
+    def test_owners_are_told_again_after_a_concurrent_update(self):
+        """The operate cron wrote the same instance meanwhile: the hook runs again, afresh."""
+        from psycopg2.errors import SerializationFailure  # noqa: PLC0415
+
+        pipeline = self.copy_update((5, {"name": "Hello", "command": "echo hello"}))
+        run = self.launch(pipeline)
+        Exec = type(self.env["devops.exec"])
+        original = Exec._notify_owner
+        calls = []
+
+        def flaky(record):
+            calls.append(record.id)
+            if len(calls) == 1:
+                raise SerializationFailure("could not serialize access due to concurrent update")
+            return original(record)
+
+        with patch.object(Exec, "_notify_owner", flaky):
+            self.run_all()
+        self.assertGreater(len(calls), 1)
+        self.assertEqual(run.state, "done", run.message)
 
     def test_continue_and_conditions(self):
         pipeline = self.copy_update(

@@ -141,8 +141,10 @@ WALK_MENUS_JS = r"""
         [...document.querySelectorAll(".o_data_row")].find((r) => r.textContent.includes("Update"))
             .querySelector(".o_data_cell").click();
         await waitFor(() => document.querySelectorAll(
-            '.o_field_widget[name="step_ids"] .o_data_row').length === 7,
-            "the Update pipeline's steps");
+            '.o_field_widget[name="main_step_ids"] .o_data_row').length === 5 &&
+            document.querySelectorAll(
+            '.o_field_widget[name="rollback_step_ids"] .o_data_row').length === 2,
+            "the Update pipeline's steps and rollback steps");
         await clickMenu("erplibre_devops.menu_config_settings", "erplibre_devops.menu_config");
         await waitFor(() => document.querySelector('.o_form_view [name="devops_command_timeout"]'),
             "the DevOps settings");

@@ -11,11 +11,7 @@ class DevopsPipelineLaunchWizard(models.TransientModel):
     _inherit = ["devops.input.mixin"]
     _description = "Run a pipeline"
 
-    pipeline_id = fields.Many2one(
-        "devops.pipeline",
-        required=True,
-        domain="[('target', '=', target)] if target else []",
-    )
+    pipeline_id = fields.Many2one("devops.pipeline", string="Pipeline")
     target = fields.Selection(related="pipeline_id.target")
     instance_id = fields.Many2one("devops.instance")
     workspace_id = fields.Many2one("devops.workspace")
@@ -49,6 +45,8 @@ class DevopsPipelineLaunchWizard(models.TransientModel):
 
     def action_run(self):
         self._ensure_one_existing()
+        if not self.pipeline_id:
+            raise UserError(self.env._("Choose the pipeline to run."))
         target = self.instance_id if self.pipeline_id.target == "instance" else self.workspace_id
         if not target:
             raise UserError(

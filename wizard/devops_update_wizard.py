@@ -18,7 +18,11 @@ class DevopsUpdateWizard(models.TransientModel):
         string="Branch, tag or commit", help="Empty: pull the current branch (fast-forward only)."
     )
     modules = fields.Char(help="Comma-separated. Empty: the modules whose files changed.")
-    pip_command = fields.Char(string="When requirements.txt changed", default=DEFAULT_PIP)
+    pip_command = fields.Char(
+        string="Requirements command",
+        default=DEFAULT_PIP,
+        help="Run when requirements.txt changed; empty: never.",
+    )
     update_command = fields.Text(
         compute="_compute_update_command",
         store=True,
@@ -26,6 +30,18 @@ class DevopsUpdateWizard(models.TransientModel):
         help="Runs in the workspace when modules are to update; {modules} is replaced.",
     )
     health_wait = fields.Integer(string="Wait for health (s)", default=60)
+    may_edit_commands = fields.Boolean(
+        compute="_compute_may_edit_commands",
+        help="Commands of one's own on the Odoo server's machine need the group 'Run "
+        "commands on the Odoo server'.",
+    )
+
+    @api.depends("instance_id")
+    def _compute_may_edit_commands(self):
+        Exec = self.env["devops.exec"]
+        for wizard in self:
+            machine = wizard.instance_id.sudo().machine_id
+            wizard.may_edit_commands = not machine or Exec._may_run_own_commands(machine)
 
     @api.depends("instance_id")
     def _compute_update_command(self):
