@@ -46,11 +46,11 @@ class DevopsInputMixin(models.AbstractModel):
         self._check_input(vals)
         return super().write(vals)
 
+    _devops_unique_name = False  # a copy's name then says it is one: "X (copy)"
+
     def copy_data(self, default=None):
-        """A copy's name says it is one ("X (copy)"): names are unique for most models."""
         vals_list = super().copy_data(default)
-        name = self._fields.get("name")
-        if name and name.type == "char" and "name" not in (default or {}):
+        if self._devops_unique_name and "name" not in (default or {}):
             for record, vals in zip(self, vals_list, strict=True):
                 if record.name:
                     vals["name"] = self.env._("%(name)s (copy)", name=record.name)

@@ -33,6 +33,7 @@ PARAM = "erplibre_devops."
 class DevopsInstance(models.Model):
     _name = "devops.instance"
     _inherit = ["devops.input.mixin"]
+    _devops_unique_name = True
     _description = "DevOps Instance"
     _order = "name, id"
 

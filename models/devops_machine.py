@@ -15,6 +15,7 @@ class DevopsMachine(models.Model):
 
     _name = "devops.machine"
     _inherit = ["devops.input.mixin", "devops.secret.mixin"]
+    _devops_unique_name = True
     _description = "DevOps Machine"
     _order = "name, id"
 

@@ -17,6 +17,7 @@ from .utils import count_by, form_action, open_action
 class DevopsPipeline(models.Model):
     _name = "devops.pipeline"
     _inherit = ["devops.input.mixin"]
+    _devops_unique_name = True
     _description = "DevOps Pipeline"
     _order = "sequence, name, id"
 

@@ -18,6 +18,7 @@ class DevopsWorkspace(models.Model):
 
     _name = "devops.workspace"
     _inherit = ["devops.input.mixin"]
+    _devops_unique_name = True
     _description = "DevOps Workspace"
     _order = "name, id"
 
