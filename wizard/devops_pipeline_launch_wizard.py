@@ -11,7 +11,7 @@ class DevopsPipelineLaunchWizard(models.TransientModel):
     _inherit = ["devops.input.mixin"]
     _description = "Run a pipeline"
 
-    pipeline_id = fields.Many2one("devops.pipeline", string="Pipeline")
+    pipeline_id = fields.Many2one("devops.pipeline")
     target = fields.Selection(related="pipeline_id.target")
     instance_id = fields.Many2one("devops.instance")
     workspace_id = fields.Many2one("devops.workspace")
