@@ -37,11 +37,17 @@ class ProbeResult:
 
 
 def port_open(host, port, timeout=2.0):
+    return connect_time(host, port, timeout) is not None
+
+
+def connect_time(host, port, timeout=2.0):
+    """Milliseconds a TCP connection to ``host:port`` took, or None when nothing answers."""
+    start = time.perf_counter()
     try:
         with socket.create_connection((host, port), timeout=timeout):
-            return True
+            return (time.perf_counter() - start) * 1000
     except OSError:
-        return False
+        return None
 
 
 def http_get(url, timeout=5.0):
@@ -66,7 +72,11 @@ def http_get(url, timeout=5.0):
         response = connection.getresponse()
         response.read(65536)
         latency = (time.perf_counter() - start) * 1000
-        error = "" if 200 <= response.status < 300 else f"HTTP {response.status} {response.reason}"
+        error = (
+            ""
+            if 200 <= response.status < 300
+            else f"{url} answered HTTP {response.status} {response.reason}"
+        )
         return response.status, latency, error
     except (OSError, http.client.HTTPException) as exc:
         latency = (time.perf_counter() - start) * 1000
@@ -80,9 +90,11 @@ def http_get(url, timeout=5.0):
 
 
 def probe(host, port, health_url, timeout=5.0):
-    """Port, then health URL; never raises: a problem is the result's ``error``."""
+    """Port, then health URL; never raises: a problem is the result's ``error``, which
+    names what was checked.  The latency is the GET's, or the connect time without one."""
     try:
-        result = ProbeResult(port_open=port_open(host, port, min(timeout, 2.0)))
+        connected = connect_time(host, port, min(timeout, 2.0))
+        result = ProbeResult(port_open=connected is not None, latency_ms=connected or 0.0)
         if not result.port_open:
             result.error = f"Nothing answers on {host}:{port}."
             return result

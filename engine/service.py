@@ -24,18 +24,41 @@ ex=$(git rev-parse --git-path info/exclude 2>/dev/null) &&
       { mkdir -p -- "$(dirname -- "$ex")" && echo '.devops/' >> "$ex"; }; } 2>/dev/null
 """
 
-# $1 command, $2 log file, $3 pid file; fails (with the log's tail) if the service dies at once.
+# rotate LOG KEEP MAX_BYTES: when LOG holds MAX_BYTES or more, shift LOG.1.. LOG.(KEEP-1) up
+# one (the oldest goes), copy LOG to LOG.1 and empty LOG.  Copy-then-empty, not a rename: a
+# running service keeps writing (in append mode) to the same, now shorter, file.
+_ROTATE = r"""
+rotate() {
+    [ -f "$1" ] || return 0
+    size=$(wc -c < "$1" 2>/dev/null) || return 0
+    [ "$size" -ge "$3" ] || return 0
+    i=$(($2 - 1))
+    while [ "$i" -gt 1 ]; do
+        [ -f "$1.$((i - 1))" ] && mv -f -- "$1.$((i - 1))" "$1.$i"
+        i=$((i - 1))
+    done
+    [ "$2" -gt 1 ] && cp -p -- "$1" "$1.1"
+    : > "$1"
+}
+"""
+
+# $1 command, $2 log file, $3 pid file, $4 log files kept, $5 bytes per log file.  The log is
+# appended to, never emptied (a restart keeps what the service said before it), and rotated
+# when too big; fails (with the new output's tail) if the service dies at once.
 _START = (
     _EXCLUDE_STATE
+    + _ROTATE
     + r"""
 mkdir -p -- "$(dirname -- "$2")" || exit 1
-: > "$2"
+rotate "$2" "$4" "$5"
+echo "=== devops: starting, $(date -u '+%Y-%m-%d %H:%M:%S') UTC ===" >> "$2"
+offset=$(($(wc -c < "$2") + 1))
 setsid nohup /bin/sh -c "$1" >> "$2" 2>&1 < /dev/null &
 echo $! > "$3"
 sleep 1
 if ! kill -0 "$(cat "$3")" 2>/dev/null; then
     echo "The service stopped at once. The end of its log:" >&2
-    tail -n 20 "$2" >&2
+    tail -c "+$offset" "$2" | tail -n 20 >&2
     rm -f -- "$3"
     exit 1
 fi
@@ -105,8 +128,32 @@ def expand(command, port, database):
     )
 
 
-def process_start_argv(command, log_file, pid_file):
-    return ["/bin/sh", "-c", _START, "devops-start", command, log_file, pid_file]
+def process_start_argv(command, log_file, pid_file, keep=5, max_bytes=10 * 1024 * 1024):
+    """Start ``command`` detached; its log is rotated first if it holds ``max_bytes``
+    (``keep`` files in all: the log and keep - 1 older ones)."""
+    keep, max_bytes = _rotation(keep, max_bytes)
+    return [
+        "/bin/sh",
+        "-c",
+        _START,
+        "devops-start",
+        command,
+        log_file,
+        pid_file,
+        str(keep),
+        str(max_bytes),
+    ]
+
+
+def rotate_logs_argv(log_files, keep=5, max_bytes=10 * 1024 * 1024):
+    """Rotate each of ``log_files`` that holds ``max_bytes`` or more (running services too)."""
+    keep, max_bytes = _rotation(keep, max_bytes)
+    script = _ROTATE + 'k=$1; m=$2; shift 2; for f in "$@"; do rotate "$f" "$k" "$m"; done'
+    return ["/bin/sh", "-c", script, "devops-rotate", str(keep), str(max_bytes), *log_files]
+
+
+def _rotation(keep, max_bytes):
+    return max(1, min(int(keep), 100)), max(1, int(max_bytes))
 
 
 def process_stop_argv(pid_file):
@@ -114,7 +161,13 @@ def process_stop_argv(pid_file):
 
 
 def process_log_argv(log_file, lines=200):
-    return ["tail", "-n", str(int(lines)), "--", log_file]
+    """The last ``lines`` lines of the log, the newest rotated file first if the log is
+    short (it was just rotated); fails when there is no log at all."""
+    script = (
+        '[ -f "$1" ] || [ -f "$1.1" ] || { echo "No log yet: $1 does not exist." >&2; exit 1; }; '
+        '{ tail -n "$2" -- "$1.1"; tail -n "$2" -- "$1"; } 2>/dev/null | tail -n "$2"'
+    )
+    return ["/bin/sh", "-c", script, "devops-log", log_file, str(int(lines))]
 
 
 def status_argv(pid_files):

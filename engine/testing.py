@@ -157,11 +157,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args):
-        pass
+    def log_message(self, format, *args):
+        sys.stderr.write("%s %s\n" % (self.log_date_time_string(), format % args))
+        sys.stderr.flush()
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+print("listening on port", sys.argv[1], flush=True)
+server.serve_forever()
 '''
 
 

@@ -6,6 +6,7 @@ from . import devops_workspace
 from . import devops_instance
 from . import devops_incident
 from . import devops_instance_check
+from . import devops_instance_interval
 from . import devops_instance_backup
 from . import devops_exec
 from . import devops_exec_runner

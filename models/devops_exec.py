@@ -52,15 +52,32 @@ LOCAL = "erplibre_devops.group_devops_local_exec"
 MAX_TIMEOUT = 7 * 24 * 3600
 
 
+STATES = [
+    ("queued", "Queued"),
+    ("running", "Running"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("timeout", "Timed out"),
+    ("cancelled", "Cancelled"),
+    ("interrupted", "Interrupted"),
+]
+
+
 class DevopsExec(models.Model):
     _name = "devops.exec"
     _inherit = ["devops.input.mixin"]
     _description = "DevOps Execution"
     _order = "id desc"
-    _rec_name = "command"
+    _rec_name = "name"
 
     machine_id = fields.Many2one("devops.machine", required=True, readonly=True, index=True)
     workspace_id = fields.Many2one("devops.workspace", readonly=True, index=True)
+    name = fields.Char(
+        string="Title",
+        readonly=True,
+        help="What the run is, in words: the command typed, or what the app did (Start Demo "
+        "web, git status, Update Demo web to v1.2: Checkout).",
+    )
     command = fields.Text(required=True, readonly=True, help="The command as it was given.")
     argv = fields.Text(
         string="Arguments (JSON)", required=True, readonly=True, help="The argv list that ran."
@@ -106,15 +123,7 @@ class DevopsExec(models.Model):
         readonly=True, help="Every DevOps user sees a shared run; others see only their own."
     )
     state = fields.Selection(
-        [
-            ("queued", "Queued"),
-            ("running", "Running"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-            ("timeout", "Timed out"),
-            ("cancelled", "Cancelled"),
-            ("interrupted", "Interrupted"),
-        ],
+        STATES,
         required=True,
         default="queued",
         readonly=True,
@@ -188,6 +197,13 @@ class DevopsExec(models.Model):
                 self.env._("Runs are deleted by the retention setting only (Settings: keep runs).")
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if not vals.get("name") and vals.get("command"):
+                vals["name"] = _title(None, vals["command"])
+        return super().create(vals_list)
+
     # --- Enqueue ---------------------------------------------------------------------
 
     @api.model
@@ -205,8 +221,11 @@ class DevopsExec(models.Model):
         now=False,
         builtin=False,
         owner=None,
+        title=None,
     ):
         """Create a queued run for the current user and wake the runner; returns its id.
+
+        ``title``: what the run is, in words (default: the command's first line).
 
         ``builtin``: a command the app wrote (git, instance lifecycle, update steps), which
         users may run on this machine too; any other command on a machine of kind 'This
@@ -255,6 +274,7 @@ class DevopsExec(models.Model):
                 "machine_id": machine.id,
                 "workspace_id": workspace.id if workspace else False,
                 "command": shown,
+                "name": _title(title, shown, argv if not isinstance(command, str) else None),
                 "argv": json.dumps(argv),
                 "cwd": cwd or False,
                 "timeout": timeout,
@@ -317,14 +337,16 @@ class DevopsExec(models.Model):
         return max(1, math.ceil(timeout))
 
     @api.model
-    def _run_now(self, machine, argv, cwd=None, stage=None, workspace=None, env=None, timeout=60):
+    def _run_now(
+        self, machine, argv, cwd=None, stage=None, workspace=None, env=None, timeout=60, title=None
+    ):
         """Run a short command in this request, recorded like any run; returns (run, stdout).
 
         For what the UI must show at once (git status, log, diff): bounded by ``timeout``."""
         run = self.browse(
             self._enqueue(
                 machine, argv, cwd=cwd, timeout=timeout, stage=stage, workspace=workspace,
-                env=env, now=True, builtin=True,
+                env=env, now=True, builtin=True, title=title,
             )
         )  # fmt: skip
         capture = Capture()
@@ -701,3 +723,14 @@ def _read(executor, argv, cwd=None, env=None):
     """stdout of a short read-only command, or "" when it fails."""
     ok, out = executor.read_stdout(argv, cwd=cwd, env=env)
     return out if ok else ""
+
+
+def _title(title, shown, argv=None):
+    """A run's title: the given one, else the first line of its command — of the script for
+    a ``/bin/sh -c SCRIPT …`` the app wrote — at most 120 characters."""
+    text = title
+    if not text and argv and argv[:2] == ["/bin/sh", "-c"] and len(argv) > 2:
+        text = next((line.strip() for line in argv[2].splitlines() if line.strip()), "")
+    if not text:
+        text = (shown.strip().splitlines() or [""])[0]
+    return text if len(text) <= 120 else text[:119] + "…"

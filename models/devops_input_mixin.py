@@ -56,6 +56,21 @@ class DevopsInputMixin(models.AbstractModel):
                     vals["name"] = self.env._("%(name)s (copy)", name=record.name)
         return vals_list
 
+    @api.model
+    def devops_last_change(self, ids=None):
+        """When the records the user may read (those of ``ids``, else all) last changed: what
+        the screens poll to reload only when something changed.  A text, or False."""
+        self.check_access("read")
+        domain = []
+        if ids is not None:
+            if not isinstance(ids, list) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in ids
+            ):
+                raise UserError(self.env._("The ids are a list of whole numbers."))
+            domain = [("id", "in", ids[:1000])]
+        ((last,),) = self._read_group(domain, [], ["write_date:max"])
+        return fields.Datetime.to_string(last) if last else False
+
     def _model_label(self):
         return self.env["ir.model"].sudo()._get(self._name).name or self._description
 

@@ -19,13 +19,22 @@ from psycopg2.errors import TransactionRollbackError
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..engine import observe, service, validation
+from ..engine import observe, service, uptime, validation
 from ..engine.executor import ExecError
+from .devops_exec import STATES
 from .devops_pipeline_actions import default_update_command
 from .utils import arg_int, arg_text, count_by, form_action, open_action
 
 _logger = logging.getLogger(__name__)
 
+INSTANCE_STATES = [
+    ("stopped", "Stopped"),
+    ("starting", "Starting"),
+    ("restarting", "Restarting"),
+    ("running", "Running"),
+    ("degraded", "Degraded"),
+    ("down", "Down"),
+]
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
 PARAM = "erplibre_devops."
 
@@ -73,13 +82,7 @@ class DevopsInstance(models.Model):
         "port is enough.",
     )
     state = fields.Selection(
-        [
-            ("stopped", "Stopped"),
-            ("starting", "Starting"),
-            ("running", "Running"),
-            ("degraded", "Degraded"),
-            ("down", "Down"),
-        ],
+        INSTANCE_STATES,
         default="stopped",
         required=True,
         readonly=True,
@@ -88,6 +91,10 @@ class DevopsInstance(models.Model):
     )
     state_date = fields.Datetime(string="State since", readonly=True, copy=False)
     active = fields.Boolean(default=True)
+    production = fields.Boolean(
+        help="A production instance: stopping it asks for confirmation, and it is marked as "
+        "such on its screens.",
+    )
 
     auto_restart = fields.Boolean(
         default=lambda self: self._param("auto_restart", "1") == "1",
@@ -120,14 +127,50 @@ class DevopsInstance(models.Model):
     pipeline_run_count = fields.Integer(
         string="Pipeline runs", compute="_compute_pipeline_run_count"
     )
+    interval_ids = fields.One2many(
+        "devops.instance.interval", "instance_id", string="State history"
+    )
+    # Uptime from the state intervals (engine/uptime.py); -1: no data yet (never 0 %).
     uptime_24h = fields.Float(string="Uptime 24 h (%)", compute="_compute_uptime")
     uptime_7d = fields.Float(string="Uptime 7 days (%)", compute="_compute_uptime")
     uptime_30d = fields.Float(string="Uptime 30 days (%)", compute="_compute_uptime")
+    uptime_days = fields.Text(
+        string="Uptime per day", compute="_compute_uptime", help="The last 7 days, as JSON."
+    )
     latency_series = fields.Text(compute="_compute_latency_series")
+    latency_series_7d = fields.Text(compute="_compute_latency_series")
+    status_strip = fields.Text(compute="_compute_status_strip", help="The last 50 checks, as JSON.")
+    action_exec_id = fields.Many2one(
+        "devops.exec",
+        string="Last action",
+        compute="_compute_action_exec",
+        help="The latest start, stop, restart, log or backup of this instance.",
+    )
+    action_exec_state = fields.Selection(
+        STATES,
+        string="Action state",
+        compute="_compute_action_exec",
+    )
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another instance already has this name."),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        instances = super().create(vals_list)
+        self.env["devops.instance.interval"]._record(instances, "stopped", fields.Datetime.now())
+        return instances
+
+    def write(self, vals):
+        changed = self.browse()
+        if "state" in vals:
+            changed = self.filtered(lambda i: i.state != vals["state"])
+        result = super().write(vals)
+        if changed:
+            when = vals.get("state_date") or fields.Datetime.now()
+            self.env["devops.instance.interval"]._record(changed, vals["state"], when)
+        return result
 
     @api.model
     def _param(self, key, default):
@@ -161,28 +204,71 @@ class DevopsInstance(models.Model):
         for instance in self:
             instance.open_incident_count = counts.get(instance.id, 0)
 
+    def _excluded_periods(self, since, until):
+        """{instance id: [(start, end)]}: periods left out of uptime (maintenance windows)."""
+        Window = self.env.get("devops.maintenance.window")
+        if Window is None:
+            return {}
+        return Window.sudo()._windows(self.ids, since, until)
+
     def _compute_uptime(self):
-        now = fields.Datetime.now()
-        windows = {"uptime_24h": 1, "uptime_7d": 7, "uptime_30d": 30}
-        for field, days in windows.items():
-            uptime = self.env["devops.instance.check"]._uptime(
-                self.ids, now - datetime.timedelta(days=days)
+        # to the microsecond: an instance running since this second has been observed up
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        Interval = self.env["devops.instance.interval"].sudo()
+        month = now - datetime.timedelta(days=30)
+        history = Interval._history(self.ids, month, now)
+        excluded = self._excluded_periods(month, now)
+        for instance in self:
+            intervals, off = history.get(instance.id, []), excluded.get(instance.id, ())
+            for field, days in (("uptime_24h", 1), ("uptime_7d", 7), ("uptime_30d", 30)):
+                value = uptime.uptime(intervals, now - datetime.timedelta(days=days), now, off)
+                instance[field] = -1.0 if value is None else value
+            instance.uptime_days = json.dumps(
+                [
+                    [fields.Date.to_string(day), None if value is None else round(value, 2)]
+                    for day, value in uptime.per_day(intervals, 7, now, off)
+                ]
             )
-            for instance in self:
-                instance[field] = uptime.get(instance.id, 0.0)
 
     def _compute_latency_series(self):
-        since = fields.Datetime.now() - datetime.timedelta(hours=24)
-        groups = self.env["devops.instance.check"]._read_group(
-            [("instance_id", "in", self.ids), ("date", ">=", since), ("latency_ms", ">", 0)],
-            ["instance_id", "date:hour"],
-            ["latency_ms:avg"],
-        )
-        series = collections.defaultdict(list)
-        for instance, hour, latency in groups:
-            series[instance.id].append([fields.Datetime.to_string(hour), round(latency, 1)])
+        now = fields.Datetime.now()
+        Check = self.env["devops.instance.check"]
+        for field, since, interval in (
+            ("latency_series", now - datetime.timedelta(hours=24), "hour"),
+            ("latency_series_7d", now - datetime.timedelta(days=7), "day"),
+        ):
+            groups = Check._read_group(
+                [("instance_id", "in", self.ids), ("date", ">=", since), ("latency_ms", ">", 0)],
+                ["instance_id", f"date:{interval}"],
+                ["latency_ms:avg"],
+            )
+            series = collections.defaultdict(list)
+            for instance, moment, latency in groups:
+                series[instance.id].append([fields.Datetime.to_string(moment), round(latency, 1)])
+            for instance in self:
+                instance[field] = json.dumps(sorted(series.get(instance.id, [])))
+
+    def _compute_status_strip(self):
         for instance in self:
-            instance.latency_series = json.dumps(sorted(series.get(instance.id, [])))
+            checks = self.env["devops.instance.check"].search(
+                [("instance_id", "=", instance.id)], order="date desc, id desc", limit=50
+            )
+            instance.status_strip = json.dumps(
+                [
+                    [fields.Datetime.to_string(c.date), c.state, c.http_status, c.latency_ms]
+                    for c in reversed(checks)
+                ]
+            )
+
+    def _compute_action_exec(self):
+        for instance in self:
+            run = self.env["devops.exec"].search(
+                [("instance_id", "=", instance.id), ("instance_action", "!=", False)],
+                order="id desc",
+                limit=1,
+            )
+            instance.action_exec_id = run
+            instance.action_exec_state = run.state
 
     @api.constrains("port", "container_port")
     def _check_port(self):
@@ -234,7 +320,17 @@ class DevopsInstance(models.Model):
             )
         pid_file, log_file = self._paths()
         command = service.expand(self.start_command, self.port, self.database)
-        return service.process_start_argv(command, log_file, pid_file)
+        keep, max_bytes = self._log_rotation()
+        return service.process_start_argv(command, log_file, pid_file, keep, max_bytes)
+
+    def _log_rotation(self):
+        """(files kept, bytes per file) of instance logs, from the settings."""
+        try:
+            keep = int(self._param("log_keep", 5))
+            max_mb = int(self._param("log_max_mb", 10))
+        except ValueError:
+            keep, max_mb = 5, 10
+        return keep, max_mb * 1024 * 1024
 
     def _stop_argv(self):
         self.ensure_one()
@@ -256,6 +352,7 @@ class DevopsInstance(models.Model):
             instance=self,
             action=action,
             builtin=True,
+            title=self._action_title(action),
         )
 
     def _restart_argv(self):
@@ -266,28 +363,90 @@ class DevopsInstance(models.Model):
         ]
 
     def _set_state(self, state, **values):
+        if state == "stopped":  # what was seen of the running service no longer holds
+            values = {
+                "pid": 0,
+                "last_http_status": 0,
+                "last_latency_ms": 0.0,
+                "last_error": False,
+                **values,
+            }
         self.sudo().write({"state": state, "state_date": fields.Datetime.now(), **values})
 
+    def _action_title(self, action):
+        titles = {
+            "start": self.env._("Start %(name)s", name=self.name),
+            "stop": self.env._("Stop %(name)s", name=self.name),
+            "restart": self.env._("Restart %(name)s", name=self.name),
+            "auto_restart": self.env._("Automatic restart of %(name)s", name=self.name),
+            "log": self.env._("Log of %(name)s", name=self.name),
+            "backup": self.env._("Back up the database of %(name)s", name=self.name),
+        }
+        return titles.get(action)
+
     def action_start(self):
+        """Start it; the user stays on the instance, which shows the start's progress."""
         self._ensure_one_existing()
-        run_id = self._queue("start", self._start_argv())
+        self._queue("start", self._start_argv())
         self._set_state("starting", restart_given_up=False)
-        return self.env["devops.exec"]._action_open(run_id)
+        return self._stay(self.env._("Starting %(name)s…", name=self.name))
 
     def action_restart(self):
         self._ensure_one_existing()
-        run_id = self._queue("restart", self._restart_argv())
-        self._set_state("starting", restart_given_up=False)
-        return self.env["devops.exec"]._action_open(run_id)
+        self._queue("restart", self._restart_argv())
+        self._set_state("restarting", restart_given_up=False)
+        return self._stay(self.env._("Restarting %(name)s…", name=self.name))
 
     def action_stop(self):
         self._ensure_one_existing()
-        run_id = self._queue("stop", self._stop_argv())
-        self._set_state("stopped", pid=0)
+        self._queue("stop", self._stop_argv())
+        self._set_state("stopped")
         self.incident_ids.filtered(lambda i: not i.date_end)._close(
             self.env._("Stopped by %(user)s.", user=self.env.user.name)
         )
-        return self.env["devops.exec"]._action_open(run_id)
+        return self._stay(self.env._("Stopping %(name)s…", name=self.name))
+
+    def _stay(self, message):
+        """The user stays where they are: a short notice, and the page shows the rest."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message,
+                "type": "info",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    @api.model
+    def devops_last_change(self, ids=None):
+        """As for every model, and the instance's start, stop or restart finishing too (the
+        form shows its progress)."""
+        last = super().devops_last_change(ids)
+        if ids is None:
+            return last
+        readable = self.search([("id", "in", ids[:1000])])
+        if not readable:
+            return last
+        ((run_last,),) = (
+            self.env["devops.exec"]
+            .sudo()
+            ._read_group(
+                [("instance_id", "in", readable.ids), ("instance_action", "!=", False)],
+                [],
+                ["write_date:max"],
+            )
+        )
+        run_last = fields.Datetime.to_string(run_last) if run_last else False
+        return max(last or "", run_last or "") or False
+
+    def action_open_action_exec(self):
+        """Open the latest lifecycle run (its live output)."""
+        self._ensure_one_existing()
+        if not self.action_exec_id:
+            return False
+        return self.env["devops.exec"]._action_open(self.action_exec_id.id)
 
     def _on_run_finished(self, run):
         """A start that failed leaves the instance down, saying why (the run's own words)."""
@@ -390,12 +549,32 @@ class DevopsInstance(models.Model):
         return wizard._reopen()
 
     def action_view_log(self):
+        """The instance's log, followed live in a dialog (with a search)."""
         self._ensure_one_existing()
+        wizard = self.env["devops.instance.log.wizard"].create({"instance_id": self.id})
+        return form_action(wizard, self.env._("Log of %(name)s", name=self.name))
+
+    def log_tail(self, lines=200, search=None):
+        """The last ``lines`` lines of the instance's log (1 to 5 000), only those holding
+        ``search`` (case-insensitive) when given; read on its machine, at once."""
+        self._ensure_one_existing()
+        lines = arg_int(self.env, self.env._("The number of lines"), lines, 1, 5000, default=200)
+        search = arg_text(self.env, self.env._("The search"), search, max_length=200)
         if self.kind == "docker":
-            argv = service.docker_log_argv(self.id)
+            argv = service.docker_log_argv(self.id, lines)
         else:
-            argv = service.process_log_argv(self._paths()[1])
-        return self.env["devops.exec"]._action_open(self._queue("log", argv))
+            argv = service.process_log_argv(self._paths()[1], lines)
+        try:
+            ok, out = self.sudo().machine_id._executor().read_stdout(argv, timeout=15)
+        except (ExecError, UserError) as error:
+            return self.env._("The log cannot be read: %(error)s", error=error)
+        if not ok:
+            return self.env._("The log cannot be read: %(error)s", error=out.strip()[-500:])
+        out = out.replace("\x00", "\u2400")
+        if search:
+            needle = search.lower()
+            out = "".join(line for line in out.splitlines(True) if needle in line.lower())
+        return out
 
     def action_backup(self):
         """pg_dump the instance's database to a file on its machine."""
@@ -411,7 +590,7 @@ class DevopsInstance(models.Model):
         self.env["devops.instance.backup"].sudo().create(
             {"instance_id": self.id, "exec_id": run_id, "path": path}
         )
-        return self.env["devops.exec"]._action_open(run_id)
+        return self._stay(self.env._("Backing up the database of %(name)s…", name=self.name))
 
     def action_open(self):
         self._ensure_one_existing()
@@ -439,6 +618,93 @@ class DevopsInstance(models.Model):
         return open_action(
             self.env, "erplibre_devops.action_instance_check", [("instance_id", "=", self.id)]
         )
+
+    # --- Overview ---------------------------------------------------------------------
+
+    @api.model
+    def overview_data(self):
+        """What the app's home page shows, as the user may see it."""
+        self.check_access("read")
+        states = dict(self._fields["state"]._description_selection(self.env))
+        badges = {
+            "running": "text-bg-success",
+            "down": "text-bg-danger",
+            "degraded": "text-bg-warning",
+            "starting": "text-bg-info",
+            "restarting": "text-bg-info",
+            "stopped": "text-bg-secondary",
+        }
+        groups = self._read_group([], ["state"], ["__count"])
+        order = list(states)
+        counts = sorted(groups, key=lambda group: order.index(group[0]))
+        attention = self.search([("state", "in", ("down", "degraded"))], limit=20)
+        incidents = self.env["devops.incident"].search([("date_end", "=", False)], limit=20)
+        machines = self.env["devops.machine"].search([], limit=50)
+        week = fields.Datetime.now() - datetime.timedelta(days=7)
+        failed = self.env["devops.exec"].search(
+            [
+                ("state", "in", ("failed", "timeout", "interrupted")),
+                ("date_end", ">=", week),
+            ],
+            order="id desc",
+            limit=10,
+        )
+        return {
+            "states": [
+                {"state": state, "label": states[state], "count": count, "badge": badges[state]}
+                for state, count in counts
+            ],
+            "attention": [
+                {
+                    "id": i.id,
+                    "name": i.name,
+                    "state_label": states[i.state],
+                    "badge": badges[i.state],
+                    "error": (i.last_error or "")[:200],
+                }
+                for i in attention
+            ],
+            "incidents": [
+                {
+                    "id": i.id,
+                    "instance": i.instance_id.name,
+                    "since": fields.Datetime.to_string(i.date_start),
+                    "cause": (i.cause or "")[:200],
+                }
+                for i in incidents
+            ],
+            "machines": [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "status": (
+                        self.env._("untested")
+                        if not m.facts_date
+                        else self.env._("error")
+                        if m.facts_error
+                        else self.env._("ok")
+                    ),
+                    "badge": (
+                        "text-bg-secondary"
+                        if not m.facts_date
+                        else "text-bg-danger"
+                        if m.facts_error
+                        else "text-bg-success"
+                    ),
+                    "tested": fields.Datetime.to_string(m.facts_date) if m.facts_date else "",
+                }
+                for m in machines
+            ],
+            "failed_runs": [
+                {
+                    "id": r.id,
+                    "name": r.name or r.command,
+                    "machine": r.machine_id.name,
+                    "date": fields.Datetime.to_string(r.date_end),
+                }
+                for r in failed
+            ],
+        }
 
     # --- Observation -----------------------------------------------------------------
 
@@ -523,8 +789,25 @@ class DevopsInstance(models.Model):
         }
         if state != self.state:
             values.update(state=state, state_date=now)
+            # a change shows on the status strip now, not at the next monitor sample
+            self.env["devops.instance.check"].sudo().create(self._sample(seen, now))
         self.sudo().write(values)
         self._handle_incident(seen)
+
+    def _sample(self, seen, now):
+        """devops.instance.check values of one observation (None: not started)."""
+        values = {"instance_id": self.id, "date": now, "state": "stopped"}
+        if seen is not None:
+            values.update(
+                state="up" if seen.healthy and seen.alive is not False else "down",
+                http_status=seen.http_status,
+                latency_ms=seen.latency_ms,
+                cpu_percent=seen.cpu,
+                memory_mb=seen.memory_mb,
+                disk_percent=seen.disk,
+                load=seen.load,
+            )
+        return values
 
     def _next_state(self, seen, now):
         """running: healthy; degraded: alive or listening but not healthy; down: gone.
@@ -538,12 +821,12 @@ class DevopsInstance(models.Model):
         if seen.healthy and seen.alive is not False:
             return "running"
         starting = (
-            self.state == "starting"
+            self.state in ("starting", "restarting")
             and self.state_date
             and (now - self.state_date).total_seconds() < STARTING_GRACE
         )
         if starting:
-            return "starting"
+            return self.state  # not down yet: it is (re)starting
         if seen.alive is False or (seen.alive is None and not seen.port_open):
             return "down"
         return "degraded"
@@ -557,10 +840,23 @@ class DevopsInstance(models.Model):
                 incident = (
                     self.env["devops.incident"]
                     .sudo()
-                    .create({"instance_id": self.id, "cause": seen.error or self.env._("Down")})
+                    .create(
+                        {
+                            "instance_id": self.id,
+                            "cause": seen.error or self.env._("Down"),
+                            "log_excerpt": self._log_excerpt(),
+                        }
+                    )
                 )
             if self.auto_restart and not self.restart_given_up:
                 self._auto_restart(incident)
+
+    def _log_excerpt(self):
+        """The end of the log now (for an incident), or why it cannot be read."""
+        try:
+            return self.log_tail(100) or False
+        except UserError as error:
+            return str(error)
 
     def _auto_restart(self, incident):
         since = fields.Datetime.now() - datetime.timedelta(hours=1)
@@ -591,9 +887,28 @@ class DevopsInstance(models.Model):
                 return
         self.sudo()._queue("auto_restart", self._restart_argv())
         incident.sudo().write({"restart_count": incident.restart_count + 1})
-        self._set_state("starting")
+        self._set_state("restarting")
 
     # --- Monitor ---------------------------------------------------------------------
+
+    def _rotate_logs(self):
+        """Rotate the logs of these process instances that grew too big, one command per
+        machine; a machine that cannot be reached is logged and skipped (next time)."""
+        keep, max_bytes = self._log_rotation()
+        by_machine = collections.defaultdict(list)
+        for instance in self.filtered(lambda i: i.kind == "process"):
+            by_machine[instance.machine_id].append(instance._paths()[1])
+        for machine, log_files in by_machine.items():
+            try:
+                ok, out = (
+                    machine.sudo()
+                    ._executor()
+                    .read_stdout(service.rotate_logs_argv(log_files, keep, max_bytes), timeout=30)
+                )
+            except (ExecError, UserError) as error:
+                ok, out = False, str(error)
+            if not ok:
+                _logger.warning("Rotating the logs on %s failed: %s", machine.name, out[-500:])
 
     @api.model
     def _cron_monitor(self):
@@ -602,22 +917,9 @@ class DevopsInstance(models.Model):
         started = instances.filtered(lambda i: i.state != "stopped")
         observations = started._observe() if started else {}
         now = fields.Datetime.now()
-        samples = []
-        for instance in instances:
-            seen = observations.get(instance.id)
-            values = {"instance_id": instance.id, "date": now, "state": "stopped"}
-            if seen is not None:
-                values.update(
-                    state="up" if seen.healthy and seen.alive is not False else "down",
-                    http_status=seen.http_status,
-                    latency_ms=seen.latency_ms,
-                    cpu_percent=seen.cpu,
-                    memory_mb=seen.memory_mb,
-                    disk_percent=seen.disk,
-                    load=seen.load,
-                )
-            samples.append(values)
+        samples = [instance._sample(observations.get(instance.id), now) for instance in instances]
         self.env["devops.instance.check"].sudo().create(samples)
+        started._rotate_logs()
         self.env["devops.instance.check"]._trim(int(self._param("check_retention_days", 30)))
         self.env["devops.workspace"]._cron_refresh_git()
 

@@ -323,7 +323,9 @@ class DevopsMachine(models.Model):
 
     def action_view_execs(self):
         self._ensure_one_existing()
-        return open_action(self.env, "erplibre_devops.action_exec", [("machine_id", "=", self.id)])
+        return open_action(
+            self.env, "erplibre_devops.action_exec", [("machine_id", "=", self.id)], {}
+        )
 
     def action_open_exec_wizard(self):
         self._ensure_one_existing()

@@ -95,6 +95,7 @@ class DevopsPipelineActions(models.AbstractModel):
             env=git.GIT_ENV,
             builtin=True,
             owner=step,
+            title=f"{run.name}: {step.name}",
         )
         return Outcome("exec", exec_id=exec_id)
 
@@ -193,7 +194,7 @@ class DevopsPipelineActions(models.AbstractModel):
     def _action_restart(self, step):
         instance = step.run_id.instance_id
         outcome = self._queue(step, instance._restart_argv(), instance_action="restart")
-        instance._set_state("starting", restart_given_up=False)
+        instance._set_state("restarting", restart_given_up=False)
         return outcome
 
     @action("wait_healthy", "Wait until the instance is healthy", ("instance",))

@@ -122,7 +122,7 @@ class DevopsWorkspace(models.Model):
     def action_view_execs(self):
         self._ensure_one_existing()
         return open_action(
-            self.env, "erplibre_devops.action_exec", [("workspace_id", "=", self.id)]
+            self.env, "erplibre_devops.action_exec", [("workspace_id", "=", self.id)], {}
         )
 
     def exec_command(self, command, timeout=None, stage=None):
@@ -145,7 +145,7 @@ class DevopsWorkspace(models.Model):
 
     # --- Git ---------------------------------------------------------------------------
 
-    def _git(self, argv, record=True, timeout=60):
+    def _git(self, argv, record=True, timeout=60, title=None):
         """Run a git command in this workspace; returns (ok, stdout, run or None).
 
         ``record``: as a run of the execution log (stage Code), else directly (the cron's
@@ -154,7 +154,7 @@ class DevopsWorkspace(models.Model):
         if record:
             run, stdout = self.env["devops.exec"]._run_now(
                 self.machine_id, argv, cwd=self.path, stage="code", workspace=self,
-                env=git.GIT_ENV, timeout=timeout,
+                env=git.GIT_ENV, timeout=timeout, title=title,
             )  # fmt: skip
             return run.state == "done", stdout, run
         try:
@@ -174,7 +174,7 @@ class DevopsWorkspace(models.Model):
 
     def _git_status(self, record=True):
         self.ensure_one()
-        ok, out, run = self._git(git.status_and_head_argv(), record=record)
+        ok, out, run = self._git(git.status_and_head_argv(), record=record, title="git status")
         if not ok:
             message = ((run.error_message or run.output) if run else out).strip()
             self.sudo().write({"git_error": message, "git_status_date": fields.Datetime.now()})

@@ -63,6 +63,19 @@ class ResConfigSettings(models.TransientModel):
         default=30,
     )
 
+    devops_log_keep = fields.Integer(
+        string="Log files kept",
+        config_parameter="erplibre_devops.log_keep",
+        default=5,
+        help="An instance's log and this many minus one older files.",
+    )
+    devops_log_max_mb = fields.Integer(
+        string="Log file size (MB)",
+        config_parameter="erplibre_devops.log_max_mb",
+        default=10,
+        help="A log this big is rotated (at the next sample, or the next start).",
+    )
+
     @api.model
     def get_values(self):
         values = super().get_values()
@@ -91,6 +104,8 @@ class ResConfigSettings(models.TransientModel):
         "devops_check_retention_days",
         "devops_restart_max_per_hour",
         "devops_restart_backoff",
+        "devops_log_keep",
+        "devops_log_max_mb",
     )
     def _check_devops_settings(self):
         for settings in self:
@@ -117,3 +132,7 @@ class ResConfigSettings(models.TransientModel):
                 )
             if settings.devops_restart_max_per_hour < 0 or settings.devops_restart_backoff < 0:
                 raise ValidationError(self.env._("Restart limits cannot be negative."))
+            if not 1 <= settings.devops_log_keep <= 100:
+                raise ValidationError(self.env._("Log files kept must be from 1 to 100."))
+            if not 1 <= settings.devops_log_max_mb <= 10000:
+                raise ValidationError(self.env._("The log file size must be from 1 to 10000 MB."))

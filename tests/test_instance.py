@@ -1,5 +1,6 @@
 import contextlib
 import datetime
+import json
 import os
 import signal
 import socket
@@ -80,11 +81,18 @@ class TestInstance(InstanceMixin, RunnerCase):
         instance = self.make_instance(self.workspace)
         self.assertEqual(instance.health_url, f"http://localhost:{instance.port}/web/health")
         action = instance.action_start()
-        start = self.Exec.browse(action["res_id"])
+        # The user stays on the instance (a notice, then the form shows the start's progress).
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertFalse(action["params"]["sticky"])
+        start = instance.action_exec_id
         self.assertEqual((start.instance_action, start.stage_id.code), ("start", "operate"))
+        self.assertEqual(start.name, f"Start {instance.name}")
+        self.assertEqual(instance.action_open_action_exec()["res_id"], start.id)
         self.assertEqual(instance.state, "starting")
+        self.assertEqual(instance.uptime_24h, -1)  # no check yet: no data, not 0 %
         self.operate_until(instance, "running")
         self.assertTrue(start.output.startswith("started, pid"))
+        self.assertEqual(instance.uptime_24h, 100.0)
         self.assertGreater(instance.last_latency_ms, 0)
         self.assertEqual(instance.last_http_status, 200)
         self.assertFalse(instance.incident_ids)
@@ -95,19 +103,33 @@ class TestInstance(InstanceMixin, RunnerCase):
         self.assertEqual(len(incident), 1)
         self.assertFalse(incident.date_end)
         self.assertIn("not running", incident.cause)
-        self.assertEqual(instance.state, "starting")
+        self.assertIn("listening on port", incident.log_excerpt)  # the log of that moment
+        self.assertEqual(instance.state, "restarting")
         self.assertEqual(incident.restart_count, 1)
         self.assertEqual(instance.exec_ids.mapped("instance_action").count("auto_restart"), 1)
+        self.assertEqual(instance.status_strip.count('"down"'), 1)  # shown at once
         self.operate_until(instance, "running")
+        self.assertFalse(instance.last_error)  # never "not running" beside the new process
         self.assertTrue(incident.date_end)
         self.assertEqual(incident.state, "closed")
         self.assertGreaterEqual(incident.duration, 0)
+        self.assertIn(instance.action_exec_id, incident.exec_ids)  # its timeline
+        states = incident.interval_ids.mapped("state")  # to the second: maybe running first
+        self.assertEqual(states[-3:], ["down", "restarting", "running"])
+        self.assertLess(instance.uptime_24h, 100.0)
+        # The restart kept the log of the first run.
+        log = instance.log_tail(500)
+        self.assertEqual(log.count("=== devops: starting"), 2, log)
+        self.assertEqual(instance.log_tail(500, search="LISTENING").count("listening"), 2)
         # Stopped on purpose: no more checks, the process is gone.
         pid = instance.pid
         instance.action_stop()
         self.run_all()
         self.assertEqual(instance.state, "stopped")
         self.assertFalse(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie")
+        # Nothing stale is shown of a stopped instance.
+        self.assertEqual((instance.pid, instance.last_http_status), (0, 0))
+        self.assertEqual((instance.last_latency_ms, instance.last_error), (0.0, False))
         instance._operate()
         self.assertEqual(instance.state, "stopped")
 
@@ -151,7 +173,8 @@ class TestInstance(InstanceMixin, RunnerCase):
             instance = self.make_instance(
                 self.workspace, port=taken.getsockname()[1], auto_restart=False
             )
-            run = self.Exec.browse(instance.action_start()["res_id"])
+            instance.action_start()
+            run = instance.action_exec_id
             self.run_all()
         self.assertEqual(run.state, "failed")
         self.assertIn("stopped at once", run.output)
@@ -206,9 +229,11 @@ class TestInstance(InstanceMixin, RunnerCase):
             self.env["devops.instance"]._cron_operate()
         self.assertIn("boom", bad.last_error)
         self.assertIn("not running", good.last_error)
+        before = {instance: len(instance.check_ids) for instance in (good, bad)}
         self.env["devops.instance"]._cron_monitor()  # monitor too
-        self.assertEqual(len(good.check_ids), 1)
-        self.assertEqual(len(bad.check_ids), 1)
+        self.env.invalidate_all()
+        self.assertEqual(len(good.check_ids), before[good] + 1)
+        self.assertEqual(len(bad.check_ids), before[bad] + 1)
         for instance in (good, bad):
             instance.action_stop()
         self.run_all()
@@ -222,18 +247,14 @@ class TestInstance(InstanceMixin, RunnerCase):
         for _ in range(3):
             self.env["devops.instance"]._cron_monitor()
         samples = Check.search([("instance_id", "=", instance.id)])
-        self.assertEqual(samples.mapped("state"), ["up"] * 3)
+        # three samples, and the change to running, recorded by operate when it saw it
+        self.assertEqual(samples.mapped("state"), ["up"] * 4)
         self.assertTrue(all(s.latency_ms > 0 and s.memory_mb > 0 for s in samples))
         self.assertEqual(
             Check.search([("instance_id", "=", stopped.id)]).mapped("state"), ["stopped"] * 3
         )
-        self.kill_service(instance)
-        instance.auto_restart = False
-        instance._operate()
-        self.env["devops.instance"]._cron_monitor()
-        instance.invalidate_recordset()
-        self.assertEqual(instance.uptime_24h, 75.0)
-        self.assertEqual(stopped.uptime_24h, 0.0)
+        self.assertEqual(stopped.uptime_24h, -1)  # never started: no data
+        self.assertEqual(instance.uptime_24h, 100.0)
         # Retention: samples older than the setting go.
         old = Check.create(
             {
@@ -242,17 +263,89 @@ class TestInstance(InstanceMixin, RunnerCase):
                 "state": "down",
             }
         )
-        self.env.flush_all()
-        instance.invalidate_recordset()
-        self.assertEqual(instance.uptime_30d, 75.0)
-        self.assertAlmostEqual(instance.uptime_7d, 75.0)
         self.env["devops.instance"]._cron_monitor()
         self.assertFalse(old.exists())
         self.assertIn('"', instance.latency_series)
+        self.assertEqual(len(json.loads(instance.status_strip)), 5)
+        instance.action_stop()
+        self.run_all()
+
+    def test_a_one_minute_outage_lowers_uptime(self):
+        """A real instance, up for an hour (its history moved back), then down 60 s: its
+        24 h uptime is 59/60, whatever the samples; stopped time is left out."""
+        instance = self.make_instance(self.workspace, auto_restart=False)
+        instance.action_start()
+        self.operate_until(instance, "running")
+        self.kill_service(instance)
+        instance._operate()
+        self.assertEqual(instance.state, "down")
+        self.env.flush_all()
+        Interval = self.env["devops.instance.interval"]
+        _running, down = Interval.search(
+            [("instance_id", "=", instance.id), ("state", "in", ("running", "down"))],
+            order="date_start",
+        )
+        went_down = down.date_start
+        hour, minute = datetime.timedelta(hours=1), datetime.timedelta(seconds=60)
+        history = {  # stopped an hour, running an hour, down for the last minute
+            "stopped": (went_down - 2 * hour, went_down - hour),
+            "running": (went_down - hour, went_down - minute),
+            "down": (went_down - minute, None),
+        }
+        for state, (start, end) in history.items():
+            self.env.cr.execute(
+                "UPDATE devops_instance_interval SET date_start = %s, date_end = %s"
+                " WHERE instance_id = %s AND state = %s",
+                [start, end, instance.id, state],
+            )
+        self.env.cr.execute(
+            "DELETE FROM devops_instance_interval WHERE instance_id = %s AND state = 'starting'",
+            [instance.id],
+        )
+        instance.action_start()
+        self.operate_until(instance, "running")
+        self.env.invalidate_all()
+        self.assertEqual(
+            Interval.search([("instance_id", "=", instance.id)], order="date_start").mapped(
+                "state"
+            ),
+            ["stopped", "running", "down", "starting", "running"],
+        )
+        # 60 s (and the second or so of this test) down in 3600 s observed: 98.33 %
+        self.assertAlmostEqual(instance.uptime_24h, 100 * (1 - 60 / 3600), delta=0.15)
+        self.assertAlmostEqual(instance.uptime_7d, instance.uptime_24h, places=6)
+        days = json.loads(instance.uptime_days)
+        self.assertEqual(len(days), 7)
+        self.assertIsNone(days[0][1])  # nothing observed a week ago: no data
+        instance.action_stop()
+        self.run_all()
+
+    def test_log_rotation_keeps_the_log_before_a_restart(self):
+        """N files of M MB from the settings: the monitor rotates the big log of a running
+        instance, and after a restart the first run's lines are still there."""
+        self.env["ir.config_parameter"].sudo().set_param("erplibre_devops.log_keep", 3)
+        self.env["ir.config_parameter"].sudo().set_param("erplibre_devops.log_max_mb", 1)
+        instance = self.make_instance(self.workspace)
+        instance.action_start()
+        self.operate_until(instance, "running")
+        log_file = instance._paths()[1]
+        with open(log_file, "a") as log:
+            log.write("first run\n" + ("y" * 1023 + "\n") * 1024)
+        self.env["devops.instance"]._cron_monitor()
+        self.assertTrue(os.path.exists(log_file + ".1"))
+        self.assertLess(os.path.getsize(log_file), 1024 * 1024)
+        instance.action_restart()
+        self.operate_until(instance, "running")
+        self.assertIn("first run", open(log_file + ".1").read())
+        self.assertIn("=== devops: starting", open(log_file).read())
+        self.assertIn("listening on port", instance.log_tail(50))
+        instance.action_stop()
+        self.run_all()
 
     def test_backup_database(self):
         instance = self.make_instance(self.workspace, database=self.env.cr.dbname)
-        run = self.Exec.browse(instance.action_backup()["res_id"])
+        instance.action_backup()
+        run = instance.backup_ids.exec_id
         self.run_all()
         self.assertEqual(run.state, "done", run.error_message or run.output)
         backup = instance.backup_ids

@@ -3,6 +3,7 @@ from odoo.tests import HttpCase, tagged
 from .common import xmlid
 
 ROOT_CHILDREN = [
+    "menu_overview",
     "menu_devops",
     "menu_plan",
     "menu_code",
@@ -67,12 +68,27 @@ class TestMenus(HttpCase):
         self.authenticate("admin", "admin")
         menus = self._menus("admin")
         leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
-        self.assertEqual(len(leaves), 7 + 4 + 4 + 2 + 4 + 3 + 3)
+        self.assertEqual(len(leaves), 1 + 7 + 4 + 4 + 2 + 4 + 3 + 3)
         for leaf in leaves:
             with self.subTest(menu=leaf["xmlid"]):
                 self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")
                 action_id = int(leaf["action"].split(",")[1])
                 action = self.make_jsonrpc_request("/web/action/load", {"action_id": action_id})
+                if action["type"] == "ir.actions.client":  # the home page, and what it reads
+                    self.assertEqual(action["tag"], "devops_overview")
+                    data = self.make_jsonrpc_request(
+                        "/web/dataset/call_kw/devops.instance/overview_data",
+                        {
+                            "model": "devops.instance",
+                            "method": "overview_data",
+                            "args": [],
+                            "kwargs": {},
+                        },
+                    )
+                    self.assertEqual(
+                        set(data), {"states", "attention", "incidents", "machines", "failed_runs"}
+                    )
+                    continue
                 self.assertEqual(action["type"], "ir.actions.act_window")
                 model = action["res_model"]
                 views = self.make_jsonrpc_request(

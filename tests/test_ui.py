@@ -1,5 +1,7 @@
+import contextlib
 import datetime
 import threading
+import time
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
@@ -63,6 +65,12 @@ WALK_MENUS_JS = r"""
     const STAGES = %(stages)s;
     try {
         await waitFor(() => document.querySelector(".o_main_navbar"), "the navbar");
+        // The home page: instances by state, machines, incidents, failed runs.
+        await clickMenu("erplibre_devops.menu_overview");
+        await waitFor(() => text(".o_devops_overview_instances").includes("Stopped: 1") &&
+            text(".o_devops_overview_machines").includes("This machine") &&
+            document.querySelector(".o_devops_overview_incidents") &&
+            document.querySelector(".o_devops_overview_runs"), "the overview");
         for (const [code, name] of STAGES) {
             if (["code", "deploy", "operate", "monitor"].includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
@@ -129,8 +137,10 @@ WALK_MENUS_JS = r"""
         document.querySelector(".o_data_row .o_data_cell").click();
         await waitFor(() => fieldValue("name") === "Walked instance" &&
             document.querySelector(".o_form_view .o_devops_sparkline svg") &&
-            document.querySelector('.o_form_view .o_field_widget[name="last_check_date"]'),
-            "the instance form");
+            document.querySelector('.o_form_view .o_field_widget[name="last_check_date"]') &&
+            document.querySelectorAll('.o_devops_status_strip [data-state="up"]').length === 5 &&
+            document.querySelectorAll(".o_devops_uptime_days .o_devops_day_box").length === 7,
+            "the instance form, its status strip and its uptime per day");
         await clickMenu("erplibre_devops.menu_monitor_check", "erplibre_devops.menu_monitor");
         await waitFor(() => document.querySelector(".o_graph_view"), "the history graph");
         await clickMenu("erplibre_devops.menu_config_stage", "erplibre_devops.menu_config");
@@ -201,8 +211,50 @@ RUN_AND_WATCH_JS = r"""
 """
 
 
+class BackgroundCase(HttpCase):
+    """Work in a thread beside the browser, as the crons would.
+
+    The thread starts only once browser_js has logged in: its cursors share the test's
+    connection, which the test itself uses without a lock until then."""
+
+    def authenticate(self, *args, **kwargs):
+        result = super().authenticate(*args, **kwargs)
+        if getattr(self, "_logged_in", None) is not None:
+            self._logged_in.set()
+        return result
+
+    @contextlib.contextmanager
+    def in_background(self, work, every=0.2):
+        """Call ``work()`` every ``every`` seconds while the block runs (once logged in)."""
+        self._logged_in, stop, failures = threading.Event(), threading.Event(), []
+
+        def loop():
+            while not self._logged_in.wait(0.1):
+                if stop.is_set():
+                    return
+            time.sleep(1)  # browser_js flushes the test cursor after logging in
+            while not stop.is_set():
+                try:
+                    work()
+                except Exception as error:  # reported when the block ends
+                    failures.append(error)
+                    return
+                stop.wait(every)
+
+        thread = threading.Thread(target=loop, name="devops-test-background")
+        thread.start()
+        try:
+            yield failures
+        finally:
+            stop.set()
+            thread.join(90)
+            self._logged_in = None
+        if failures:
+            raise failures[0]
+
+
 @tagged("post_install", "-at_install")
-class TestUi(HttpCase):
+class TestUi(BackgroundCase):
     def test_walk_every_menu(self):
         # An instance with some history, so that the dashboard draws its latency graph.
         workspace = self.env["devops.workspace"].create({"name": "Walked", "path": "/srv/walk"})
@@ -282,16 +334,7 @@ class TestUi(HttpCase):
 
     def test_run_and_watch_live_output(self):
         """The runner works in the background, as the cron would, while the browser watches."""
-        stop = threading.Event()
-
-        def runner():
-            while not stop.is_set():
-                self.env["devops.exec"]._run_pending()
-                stop.wait(0.2)
-
-        thread = threading.Thread(target=runner, name="devops-test-runner")
-        thread.start()
-        try:
+        with self.in_background(self.env["devops.exec"]._run_pending):
             self.browser_js(
                 "/odoo/action-erplibre_devops.action_exec",
                 RUN_AND_WATCH_JS % {"helpers": JS_HELPERS},
@@ -299,8 +342,5 @@ class TestUi(HttpCase):
                 login="admin",
                 timeout=120,
             )
-        finally:
-            stop.set()
-            thread.join(90)
         runs = self.env["devops.exec"].search([], order="id")
         self.assertEqual(runs.mapped("state")[-2:], ["done", "cancelled"])

@@ -93,7 +93,9 @@ def test_probe_statuses():
         base = f"http://127.0.0.1:{server.server_port}"
         assert probe.http_get(base + "/")[0] == 200
         status, _latency, error = probe.http_get(base + "/bad")
-        assert status == 503 and "503" in error
+        assert status == 503 and error == f"{base}/bad answered HTTP 503 Service Unavailable"
+        found = probe.probe("127.0.0.1", server.server_port, None)
+        assert found.port_open and found.latency_ms > 0 and not found.error
         status, latency, error = probe.http_get(base + "/slow", timeout=0.3)
         assert status == 0 and "No answer" in error and latency < 1500
     finally:
@@ -179,3 +181,83 @@ def test_docker_status_parsed():
     assert observe.parse_docker_status("false\n0.1\n50\n")["running"] is False
     assert observe.parse_docker_status("")["running"] is False
     assert observe.parse_docker_status("true\nnot json\n")["memory_mb"] == 0.0
+
+
+def _start_stop(server_dir, port, pid_file, log_file, **rotation):
+    command = service.expand("python3 -u health_server.py {port}", port, None)
+    argv = service.process_start_argv(command, log_file, pid_file, **rotation)
+    result, capture = run(argv, str(server_dir))
+    assert result.ok, capture.text()
+    deadline = time.monotonic() + 10
+    while not probe.port_open("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run(service.process_stop_argv(pid_file))[0].ok
+
+
+def test_a_restart_keeps_the_log(server_dir):
+    """What the service wrote before a restart is still in its log after it."""
+    pid_file, log_file = service.paths(str(server_dir), 11)
+    _start_stop(server_dir, free_port(), pid_file, log_file)
+    with open(log_file) as log:
+        first = log.read()
+    assert "listening" in first and first.count("=== devops: starting") == 1
+    _start_stop(server_dir, free_port(), pid_file, log_file)
+    with open(log_file) as log:
+        both = log.read()
+    assert both.startswith(first) and both.count("=== devops: starting") == 2
+
+
+def test_logs_rotate_at_start_and_while_running(server_dir):
+    """N files of M bytes: a big log is moved to .1 (and .1 to .2…) at start, the oldest
+    dropped; a running service's log is rotated in place and the service keeps writing."""
+    pid_file, log_file = service.paths(str(server_dir), 12)
+    os.makedirs(os.path.dirname(log_file), exist_ok=True)
+    with open(log_file, "w") as log:
+        log.write("old line\n" * 200)  # 1800 bytes
+    with open(log_file + ".1", "w") as log:
+        log.write("older\n")
+    with open(log_file + ".2", "w") as log:
+        log.write("oldest\n")
+    _start_stop(server_dir, free_port(), pid_file, log_file, keep=3, max_bytes=1024)
+    with open(log_file + ".1") as log:
+        assert log.read() == "old line\n" * 200
+    with open(log_file + ".2") as log:
+        assert log.read() == "older\n"
+    assert not os.path.exists(log_file + ".3")  # "oldest" went: 3 files in all
+    with open(log_file) as log:
+        assert "old line" not in log.read()
+
+    port = free_port()
+    command = service.expand("python3 -u health_server.py {port}", port, None)
+    assert run(service.process_start_argv(command, log_file, pid_file), str(server_dir))[0].ok
+    try:
+        deadline = time.monotonic() + 10
+        while not probe.port_open("127.0.0.1", port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        before = open(log_file).read()
+        result, _capture = run(service.rotate_logs_argv([log_file], keep=3, max_bytes=1024))
+        assert result.ok
+        assert open(log_file).read() == before  # small: left alone
+        result, _capture = run(service.rotate_logs_argv([log_file, "/nonexistent.log"], 3, 1))
+        assert result.ok
+        assert open(log_file + ".1").read() == before and open(log_file).read() == ""
+        probe.http_get(f"http://127.0.0.1:{port}/web/health")  # the server logs the request
+        deadline = time.monotonic() + 5
+        while not open(log_file).read() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "GET /web/health" in open(log_file).read()
+        assert "\x00" not in open(log_file).read()  # append mode: no hole where it was
+    finally:
+        run(service.process_stop_argv(pid_file))
+
+
+def test_log_tail_reads_across_a_rotation(tmp_path):
+    log_file = str(tmp_path / "instance-1.log")
+    result, capture = run(service.process_log_argv(log_file, 10))
+    assert not result.ok and "No log yet" in capture.text()
+    with open(log_file + ".1", "w") as log:
+        log.write("".join(f"old {i}\n" for i in range(20)))
+    with open(log_file, "w") as log:
+        log.write("new 1\nnew 2\n")
+    result, capture = run(service.process_log_argv(log_file, 4))
+    assert result.ok and capture.text("stdout") == "old 18\nold 19\nnew 1\nnew 2\n"
