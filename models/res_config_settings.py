@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..engine import alerts
+from .devops_alert import emails_problem, translate_problem
 from .devops_exec import MAX_TIMEOUT
 
 CRONS = {
@@ -63,6 +65,42 @@ class ResConfigSettings(models.TransientModel):
         default=30,
     )
 
+    devops_alert_email_to = fields.Selection(
+        [
+            ("managers", "The DevOps managers"),
+            ("list", "These addresses"),
+            ("none", "Nobody"),
+        ],
+        string="Send alert e-mails to",
+        config_parameter="erplibre_devops.alert_email_to",
+        default="managers",
+        help="Who gets the alerts of every instance by e-mail (besides each instance's own "
+        "addresses), through the outgoing mail servers of Settings, Technical.",
+    )
+    devops_alert_emails = fields.Char(
+        string="Alert e-mail addresses",
+        config_parameter="erplibre_devops.alert_emails",
+        help="Separated by commas.",
+    )
+    devops_alert_webhooks = fields.Text(
+        string="Alert webhooks",
+        config_parameter="erplibre_devops.alert_webhooks",
+        help="Webhooks that get the alerts of every instance, one per line: 'format URL' "
+        "(format: json, slack, mattermost or discord), or just a URL for generic JSON.",
+    )
+    devops_alert_attempts = fields.Integer(
+        string="Tries per alert e-mail or webhook",
+        config_parameter="erplibre_devops.alert_attempts",
+        default=5,
+        help="A failed delivery is tried again after 1, 2, 4, 8… minutes, this many times in "
+        "all; then it is failed.",
+    )
+    devops_alert_tls_days = fields.Integer(
+        string="Warn about TLS certificates expiring within (days)",
+        config_parameter="erplibre_devops.alert_tls_days",
+        default=14,
+    )
+
     @api.model
     def get_values(self):
         values = super().get_values()
@@ -117,3 +155,27 @@ class ResConfigSettings(models.TransientModel):
                 )
             if settings.devops_restart_max_per_hour < 0 or settings.devops_restart_backoff < 0:
                 raise ValidationError(self.env._("Restart limits cannot be negative."))
+
+    @api.constrains(
+        "devops_alert_email_to",
+        "devops_alert_emails",
+        "devops_alert_webhooks",
+        "devops_alert_attempts",
+        "devops_alert_tls_days",
+    )
+    def _check_devops_alert_settings(self):
+        for settings in self:
+            problem = emails_problem(self.env, settings.devops_alert_emails)
+            if problem:
+                raise ValidationError(problem)
+            if settings.devops_alert_email_to == "list" and not settings.devops_alert_emails:
+                raise ValidationError(self.env._("Enter the addresses that get the alert e-mails."))
+            problems = alerts.parse_webhooks(settings.devops_alert_webhooks)[1]
+            if problems:
+                raise ValidationError(translate_problem(self.env, problems[0]))
+            if not 1 <= settings.devops_alert_attempts <= 20:
+                raise ValidationError(self.env._("Tries per alert must be from 1 to 20."))
+            if not 1 <= settings.devops_alert_tls_days <= 365:
+                raise ValidationError(
+                    self.env._("The TLS certificate warning must be from 1 to 365 days ahead.")
+                )
