@@ -28,12 +28,14 @@ import datetime
 import json
 import logging
 import math
+import re
 import time
 
 from odoo import api, fields, models
-from odoo.tools import SQL, email_normalize, email_split
+from odoo.tools import SQL, email_normalize
 
 from ..engine import alerts
+from ..engine.validation import check_host
 
 _logger = logging.getLogger(__name__)
 
@@ -50,21 +52,27 @@ KIND_TYPES = {
     "test": "info",
 }
 STICKY_KINDS = ("down", "gave_up", "tls_expiry")
+DISPLAY_NAME = re.compile(r"[^<>]*<([^<>]*)>")  # Name <address>
+ADDRESS_BAD = re.compile(r"[\s@<>,;:\"()\[\]\\\x00-\x1f\x7f]")
 
 
 def split_emails(text):
     """``(addresses, bad)``: the normalized addresses of a comma-, semicolon- or
-    newline-separated list (duplicates dropped), and the parts that are no address."""
+    newline-separated list (``ops@example.com`` or ``Ops <ops@example.com>``; duplicates
+    dropped), and the parts that are no address."""
     addresses, bad = [], []
     for part in (text or "").replace(";", ",").replace("\n", ",").split(","):
         part = part.strip()
         if not part:
             continue
-        found = email_split(part)
-        normalized = email_normalize(found[0]) if len(found) == 1 else False
-        if not normalized:
+        named = DISPLAY_NAME.fullmatch(part)
+        address = (named.group(1) if named else part).strip()
+        local, at, domain = address.rpartition("@")
+        if not at or not local or ADDRESS_BAD.search(local) or check_host(domain):
             bad.append(part)
-        elif normalized not in addresses:
+            continue
+        normalized = email_normalize(address) or address.lower()
+        if normalized not in addresses:
             addresses.append(normalized)
     return addresses, bad
 

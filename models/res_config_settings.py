@@ -5,6 +5,7 @@ from ..engine import alerts
 from .devops_alert import emails_problem, translate_problem
 from .devops_exec import MAX_TIMEOUT
 
+WEBHOOKS_PARAM = "erplibre_devops.alert_webhooks"
 CRONS = {
     "devops_operate_interval": "erplibre_devops.ir_cron_operate",
     "devops_monitor_interval": "erplibre_devops.ir_cron_monitor",
@@ -82,9 +83,9 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="erplibre_devops.alert_emails",
         help="Separated by commas.",
     )
+    # A list of lines: Odoo's config_parameter takes no Text field (get_values, set_values).
     devops_alert_webhooks = fields.Text(
         string="Alert webhooks",
-        config_parameter="erplibre_devops.alert_webhooks",
         help="Webhooks that get the alerts of every instance, one per line: 'format URL' "
         "(format: json, slack, mattermost or discord), or just a URL for generic JSON.",
     )
@@ -108,6 +109,8 @@ class ResConfigSettings(models.TransientModel):
             cron = self.env.ref(xmlid, raise_if_not_found=False)
             if cron:
                 values[field] = cron.sudo().interval_number
+        params = self.env["ir.config_parameter"].sudo()
+        values["devops_alert_webhooks"] = params.get_param(WEBHOOKS_PARAM, "")
         return values
 
     def set_values(self):
@@ -116,6 +119,8 @@ class ResConfigSettings(models.TransientModel):
             cron = self.env.ref(xmlid, raise_if_not_found=False)
             if cron:
                 cron.sudo().write({"interval_number": self[field], "interval_type": "minutes"})
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(WEBHOOKS_PARAM, (self.devops_alert_webhooks or "").strip() or False)
         return result
 
     @api.constrains(

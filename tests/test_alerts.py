@@ -241,6 +241,7 @@ class TestAlerts(InstanceMixin, RunnerCase):
         refused = hooks.filtered(lambda d: d.target == closed)
         self.assertIn("Refused", refused.last_error)
         hooks.next_try = fields.Datetime.now() - datetime.timedelta(seconds=1)
+        already = self.triggers()
         with self.assertLogs(DELIVERY_LOGGER, "WARNING") as logs:
             self.send_alerts()
         self.assertEqual(hooks.mapped("state"), ["failed", "failed"])
@@ -248,7 +249,7 @@ class TestAlerts(InstanceMixin, RunnerCase):
         self.assertEqual(alert.state, "failed")
         self.assertEqual(len(logs.records), 2)
         self.assertNotIn("/hook", "\n".join(logs.output))  # a webhook's path stays secret
-        self.assertFalse(self.triggers().filtered(lambda t: t.call_at > fields.Datetime.now()))
+        self.assertFalse(self.triggers() - already)  # nothing left to try
         # A manager sends one again; a user may not.
         with self.assertRaises(AccessError):
             refused.with_user(self.devops_user).action_retry()
@@ -478,6 +479,8 @@ class TestAlerts(InstanceMixin, RunnerCase):
 
     def test_default_email_recipients_are_the_managers(self):
         self.set_params(alert_email_to="managers")
+        self.devops_user.email = "user@example.com"
+        self.devops_manager.email = "manager@example.com"
         instance = self.make_instance(self.workspace, alert_emails="dev@example.com")
         addresses = self.Alert._email_addresses(instance)
         self.assertIn(self.devops_manager.email, addresses)
@@ -488,10 +491,16 @@ class TestAlerts(InstanceMixin, RunnerCase):
 
     def test_validation(self):
         instance = self.make_instance(self.workspace)
-        for emails in ("not an address", "ops@example.com, @example.com", "a@b.c\x00"):
+        for emails in (
+            "not an address",
+            "ops@example.com, @example.com",
+            "a@b.c\x00",
+            "ops@exa mple.com",
+            "ops@-x.com",
+        ):
             with self.subTest(emails=emails), self.assertRaises(ValidationError):
                 instance.alert_emails = emails
-        instance.alert_emails = "Ops <ops@example.com>; dev@example.com"
+        instance.alert_emails = "Ops <ops@example.com>; dev@example.com, root@localhost"
         for hooks in (
             "teams https://example.com/",
             "slack ftp://example.com/",
