@@ -16,7 +16,7 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import tagged
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.erplibre_devops.engine.alert_testing import (
     SMTPReceiver,
@@ -560,3 +560,47 @@ class TestAlerts(InstanceMixin, RunnerCase):
         self.send_alerts()
         self.assertEqual(receiver.delivered(), [json.loads(hook.payload)])
         self.assertEqual(len(receiver.delivered()[0]["content"]), 2000)
+
+
+@tagged("post_install", "-at_install")
+class TestAlertsBrowser(HttpCase):
+    """The web client's service shows a manager's alert as a notification, within its first
+    poll, and it is then marked shown."""
+
+    def test_notification_in_the_web_client(self):
+        machine = self.env.ref(xmlid("machine_local"))
+        workspace = self.env["devops.workspace"].create(
+            {"name": "Browser workspace", "path": "/srv/browser", "machine_id": machine.id}
+        )
+        instance = self.env["devops.instance"].create(
+            {"name": "Browser instance", "workspace_id": workspace.id, "port": free_port()}
+        )
+        self.env["ir.config_parameter"].sudo().set_param(PARAM + "alert_email_to", "none")
+        alert = self.env["devops.alert"]._instance_event(
+            instance, "down", "The process is not running."
+        )
+        admin = self.env.ref("base.user_admin")
+        delivery = alert.delivery_ids.filtered(lambda d: d.user_id == admin)
+        self.assertEqual(delivery.state, "pending")
+        code = r"""
+        (async function () {
+            const start = Date.now();
+            while (Date.now() - start < 30000) {
+                const found = [...document.querySelectorAll(".o_notification")].find((n) =>
+                    n.textContent.includes("Browser instance is down") &&
+                    n.textContent.includes("The process is not running."));
+                if (found) {
+                    if (!found.querySelector(".o_notification_buttons button")) {
+                        throw new Error("no button to open the instance");
+                    }
+                    console.log("test successful");
+                    return;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            throw new Error("Timed out waiting for the alert's notification");
+        })();
+        """
+        self.browser_js("/odoo", code, login="admin", timeout=90)
+        delivery.invalidate_recordset()
+        self.assertEqual(delivery.state, "sent")
