@@ -125,7 +125,8 @@ WALK_MENUS_JS = r"""
         await waitFor(() => text(".o_breadcrumb").includes("Backups"), "the backups");
         await clickMenu("erplibre_devops.menu_operate_alert", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Alerts"), "the alerts");
-        await clickMenu("erplibre_devops.menu_operate_alert_delivery", "erplibre_devops.menu_operate");
+        await clickMenu(
+            "erplibre_devops.menu_operate_alert_delivery", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Alert deliveries"), "the deliveries");
         await clickMenu("erplibre_devops.menu_operate_maintenance", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Maintenance windows"), "the windows");
