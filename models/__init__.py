@@ -17,4 +17,9 @@ from . import devops_pipeline
 from . import devops_pipeline_step
 from . import devops_pipeline_run
 from . import devops_pipeline_run_step
+from . import devops_maintenance_window
+from . import devops_alert
+from . import devops_alert_delivery
+from . import devops_instance_alerts
 from . import res_config_settings
+from . import res_users

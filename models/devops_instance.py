@@ -835,6 +835,7 @@ class DevopsInstance(models.Model):
         incident = self.incident_ids.filtered(lambda i: not i.date_end)[:1]
         if self.state == "running" and incident:
             incident._close(self.env._("Back up and healthy."))
+            self.env["devops.alert"]._instance_event(self, "up", self.env._("Back up and healthy."))
         elif self.state == "down":
             if not incident:
                 incident = (
@@ -848,6 +849,7 @@ class DevopsInstance(models.Model):
                         }
                     )
                 )
+                self.env["devops.alert"]._instance_event(self, "down", incident.cause)
             if self.auto_restart and not self.restart_given_up:
                 self._auto_restart(incident)
 
@@ -880,6 +882,7 @@ class DevopsInstance(models.Model):
             )
             self.sudo().write({"restart_given_up": True, "last_error": note})
             incident.sudo().write({"note": note})
+            self.env["devops.alert"]._instance_event(self, "gave_up", note)
             return
         if recent:
             wait = self.restart_backoff * 2 ** (len(recent) - 1)

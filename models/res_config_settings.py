@@ -1,8 +1,11 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..engine import alerts
+from .devops_alert import emails_problem, translate_problem
 from .devops_exec import MAX_TIMEOUT
 
+WEBHOOKS_PARAM = "erplibre_devops.alert_webhooks"
 CRONS = {
     "devops_operate_interval": "erplibre_devops.ir_cron_operate",
     "devops_monitor_interval": "erplibre_devops.ir_cron_monitor",
@@ -75,6 +78,41 @@ class ResConfigSettings(models.TransientModel):
         default=10,
         help="A log this big is rotated (at the next sample, or the next start).",
     )
+    devops_alert_email_to = fields.Selection(
+        [
+            ("managers", "The DevOps managers"),
+            ("list", "These addresses"),
+            ("none", "Nobody"),
+        ],
+        string="Send alert e-mails to",
+        config_parameter="erplibre_devops.alert_email_to",
+        default="managers",
+        help="Who gets the alerts of every instance by e-mail (besides each instance's own "
+        "addresses), through the outgoing mail servers of Settings, Technical.",
+    )
+    devops_alert_emails = fields.Char(
+        string="Alert e-mail addresses",
+        config_parameter="erplibre_devops.alert_emails",
+        help="Separated by commas.",
+    )
+    # A list of lines: Odoo's config_parameter takes no Text field (get_values, set_values).
+    devops_alert_webhooks = fields.Text(
+        string="Alert webhooks",
+        help="Webhooks that get the alerts of every instance, one per line: 'format URL' "
+        "(format: json, slack, mattermost or discord), or just a URL for generic JSON.",
+    )
+    devops_alert_attempts = fields.Integer(
+        string="Tries per alert e-mail or webhook",
+        config_parameter="erplibre_devops.alert_attempts",
+        default=5,
+        help="A failed delivery is tried again after 1, 2, 4, 8… minutes, this many times in "
+        "all; then it is failed.",
+    )
+    devops_alert_tls_days = fields.Integer(
+        string="Warn about TLS certificates expiring within (days)",
+        config_parameter="erplibre_devops.alert_tls_days",
+        default=14,
+    )
 
     @api.model
     def get_values(self):
@@ -83,6 +121,8 @@ class ResConfigSettings(models.TransientModel):
             cron = self.env.ref(xmlid, raise_if_not_found=False)
             if cron:
                 values[field] = cron.sudo().interval_number
+        params = self.env["ir.config_parameter"].sudo()
+        values["devops_alert_webhooks"] = params.get_param(WEBHOOKS_PARAM, "")
         return values
 
     def set_values(self):
@@ -91,6 +131,8 @@ class ResConfigSettings(models.TransientModel):
             cron = self.env.ref(xmlid, raise_if_not_found=False)
             if cron:
                 cron.sudo().write({"interval_number": self[field], "interval_type": "minutes"})
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param(WEBHOOKS_PARAM, (self.devops_alert_webhooks or "").strip() or False)
         return result
 
     @api.constrains(
@@ -136,3 +178,27 @@ class ResConfigSettings(models.TransientModel):
                 raise ValidationError(self.env._("Log files kept must be from 1 to 100."))
             if not 1 <= settings.devops_log_max_mb <= 10000:
                 raise ValidationError(self.env._("The log file size must be from 1 to 10000 MB."))
+
+    @api.constrains(
+        "devops_alert_email_to",
+        "devops_alert_emails",
+        "devops_alert_webhooks",
+        "devops_alert_attempts",
+        "devops_alert_tls_days",
+    )
+    def _check_devops_alert_settings(self):
+        for settings in self:
+            problem = emails_problem(self.env, settings.devops_alert_emails)
+            if problem:
+                raise ValidationError(problem)
+            if settings.devops_alert_email_to == "list" and not settings.devops_alert_emails:
+                raise ValidationError(self.env._("Enter the addresses that get the alert e-mails."))
+            problems = alerts.parse_webhooks(settings.devops_alert_webhooks)[1]
+            if problems:
+                raise ValidationError(translate_problem(self.env, problems[0]))
+            if not 1 <= settings.devops_alert_attempts <= 20:
+                raise ValidationError(self.env._("Tries per alert must be from 1 to 20."))
+            if not 1 <= settings.devops_alert_tls_days <= 365:
+                raise ValidationError(
+                    self.env._("The TLS certificate warning must be from 1 to 365 days ahead.")
+                )

@@ -68,7 +68,7 @@ class TestMenus(HttpCase):
         self.authenticate("admin", "admin")
         menus = self._menus("admin")
         leaves = self._leaves(menus, self.env.ref(xmlid("menu_root")).id)
-        self.assertEqual(len(leaves), 1 + 7 + 4 + 4 + 2 + 4 + 3 + 3)
+        self.assertEqual(len(leaves), 1 + 7 + 4 + 4 + 2 + 7 + 3 + 3)
         for leaf in leaves:
             with self.subTest(menu=leaf["xmlid"]):
                 self.assertTrue(leaf["action"], f"{leaf['xmlid']} has no action")
@@ -130,6 +130,9 @@ class TestMenus(HttpCase):
                 xmlid("menu_operate_instance"),
                 xmlid("menu_operate_incident"),
                 xmlid("menu_operate_backup"),
+                xmlid("menu_operate_alert"),
+                xmlid("menu_operate_alert_delivery"),
+                xmlid("menu_operate_maintenance"),
                 xmlid("menu_operate_stage"),
             ],
         )

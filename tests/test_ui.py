@@ -131,6 +131,13 @@ WALK_MENUS_JS = r"""
         await waitFor(() => text(".o_breadcrumb").includes("Incidents"), "the incidents");
         await clickMenu("erplibre_devops.menu_operate_backup", "erplibre_devops.menu_operate");
         await waitFor(() => text(".o_breadcrumb").includes("Backups"), "the backups");
+        await clickMenu("erplibre_devops.menu_operate_alert", "erplibre_devops.menu_operate");
+        await waitFor(() => text(".o_breadcrumb").includes("Alerts"), "the alerts");
+        await clickMenu(
+            "erplibre_devops.menu_operate_alert_delivery", "erplibre_devops.menu_operate");
+        await waitFor(() => text(".o_breadcrumb").includes("Alert deliveries"), "the deliveries");
+        await clickMenu("erplibre_devops.menu_operate_maintenance", "erplibre_devops.menu_operate");
+        await waitFor(() => text(".o_breadcrumb").includes("Maintenance windows"), "the windows");
         await clickMenu("erplibre_devops.menu_monitor_dashboard", "erplibre_devops.menu_monitor");
         await waitFor(() => text(".o_breadcrumb").includes("Dashboard") &&
             document.querySelector(".o_devops_sparkline svg polyline"), "the dashboard's graph");

@@ -1,0 +1,84 @@
+/** @odoo-module **/
+/**
+ * DevOps alerts as notifications of the web client (the addon depends on base and web only:
+ * no bus). For DevOps users, every POLL_MS (and when the tab comes back into view) it asks
+ * the server for the current user's alerts not shown yet — one cheap call, which marks them
+ * shown — and shows each with the notification service: sticky for an instance down or
+ * given up, with a button that opens the instance. The server decides who gets them: the
+ * DevOps managers, and the users who asked in their preferences.
+ */
+import {browser} from "@web/core/browser/browser";
+import {_t} from "@web/core/l10n/translation";
+import {registry} from "@web/core/registry";
+import {user} from "@web/core/user";
+
+const POLL_MS = 20000;
+const FIRST_POLL_MS = 3000;
+
+export const devopsAlertService = {
+    dependencies: ["orm", "notification", "action"],
+
+    start(env, {orm, notification, action}) {
+        let busy = false;
+
+        function show(alert) {
+            const buttons = [];
+            let close = null;
+            if (alert.instance_id) {
+                buttons.push({
+                    name: _t("Open the instance"),
+                    primary: true,
+                    onClick: () => {
+                        if (close) {
+                            close();
+                        }
+                        action.doAction({
+                            type: "ir.actions.act_window",
+                            res_model: "devops.instance",
+                            res_id: alert.instance_id,
+                            views: [[false, "form"]],
+                        });
+                    },
+                });
+            }
+            close = notification.add(alert.message || alert.title, {
+                title: alert.message ? alert.title : undefined,
+                type: alert.type || "warning",
+                sticky: Boolean(alert.sticky),
+                buttons,
+            });
+        }
+
+        async function poll() {
+            if (busy || document.hidden) {
+                return;
+            }
+            busy = true;
+            try {
+                const alerts = await orm.silent.call("devops.alert", "poll_notifications", []);
+                for (const alert of alerts) {
+                    show(alert);
+                }
+            } catch {
+                // Offline, logged out, the server restarting: the next poll asks again.
+            } finally {
+                busy = false;
+            }
+        }
+
+        user.hasGroup("erplibre_devops.group_devops_user").then((isDevopsUser) => {
+            if (!isDevopsUser) {
+                return;
+            }
+            browser.setTimeout(poll, FIRST_POLL_MS);
+            browser.setInterval(poll, POLL_MS);
+            document.addEventListener("visibilitychange", () => {
+                if (!document.hidden) {
+                    poll();
+                }
+            });
+        });
+    },
+};
+
+registry.category("services").add("devops_alerts", devopsAlertService);
