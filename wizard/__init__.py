@@ -3,3 +3,4 @@ from . import devops_code_wizard
 from . import devops_debug_wizard
 from . import devops_update_wizard
 from . import devops_pipeline_launch_wizard
+from . import devops_machine_host_key_wizard
