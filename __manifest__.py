@@ -44,6 +44,7 @@
         "wizard/devops_update_wizard_views.xml",
         "wizard/devops_pipeline_launch_wizard_views.xml",
         "wizard/devops_instance_log_wizard_views.xml",
+        "wizard/devops_machine_host_key_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/devops_menus.xml",
     ],

@@ -3,7 +3,9 @@
 :func:`parse` reads the text of a run and returns :class:`ParsedError` items:
 
 - ``traceback``: a Python traceback; the location is its innermost frame, the message its
-  last line ("ZeroDivisionError: division by zero");
+  last line ("ZeroDivisionError: division by zero"); ``frames`` keeps every frame
+  (file, line, function), outermost first as Python prints them (a very deep one: its first
+  and last frames, ``MAX_FRAMES`` in all);
 - ``odoo``: an Odoo log line at ERROR or CRITICAL level (when a traceback follows it, the
   traceback's location and exception are added to it);
 - ``tool``: the usual error lines of git, pip, shells, compilers, apt, npm, docker, psql.
@@ -18,6 +20,7 @@ import re
 
 MAX_ERRORS = 100
 MAX_MESSAGE = 2000
+MAX_FRAMES = 100  # a deep recursion: the first 20 frames and the innermost ones
 
 _ODOO_LOG = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (?P<level>ERROR|CRITICAL) \S+ (?P<logger>[\w.]+): "
@@ -25,7 +28,7 @@ _ODOO_LOG = re.compile(
 )
 _ANY_LOG = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ [A-Z]+ ")
 _TRACEBACK = "Traceback (most recent call last):"
-_FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)')
+_FRAME = re.compile(r'^\s+File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>.+))?')
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(?::.*)?$")  # "ValueError: text", "KeyboardInterrupt"
 _TOOLS = [
     # compiler-style "file:line:col: error: message"
@@ -59,6 +62,7 @@ class ParsedError:
     file: str = ""
     line: int = 0
     count: int = 1
+    frames: tuple = ()  # ((file, line, function), ...), outermost first; the last is file:line
 
     @property
     def fingerprint(self):
@@ -71,12 +75,13 @@ class ParsedError:
 
 def _traceback(lines, start):
     """Parse the traceback starting at ``lines[start]``; returns (error or None, next index)."""
-    file, line_no, i = "", 0, start + 1
+    frames, i = [], start + 1
     while i < len(lines):
         text = lines[i]
         frame = _FRAME.match(text)
         if frame:
-            file, line_no = frame["file"], int(frame["line"])
+            function = (frame["function"] or "").strip()[:200]
+            frames.append((frame["file"], int(frame["line"]), function))
         elif text.startswith((" ", "\t")) or not text.strip():
             pass  # source line or blank line inside the traceback
         elif text.startswith(_TRACEBACK):
@@ -87,7 +92,13 @@ def _traceback(lines, start):
             match = _EXCEPTION.match(text)
             if match and not _ANY_LOG.match(text):
                 message = text.strip()
-                return ParsedError("traceback", message[:MAX_MESSAGE], file, line_no), i + 1
+                file, line_no = frames[-1][:2] if frames else ("", 0)
+                if len(frames) > MAX_FRAMES:
+                    frames = frames[:20] + frames[20 - MAX_FRAMES :]
+                error = ParsedError(
+                    "traceback", message[:MAX_MESSAGE], file, line_no, frames=tuple(frames)
+                )
+                return error, i + 1
             return None, i
         i += 1
     return None, i
@@ -122,6 +133,7 @@ def parse(text):
                         f"{log_error.message} — {error.message}"[:MAX_MESSAGE],
                         error.file,
                         error.line,
+                        frames=error.frames,
                     )
                     last_log = None
                 add(error)

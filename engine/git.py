@@ -144,6 +144,57 @@ def diff_argv(path=None, staged=False):
     return argv
 
 
+_HUNK = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def parse_diff(text):
+    """A unified diff (``git diff``) file by file: ``[{"path": str, "lines": [(kind, text)]}]``
+    where kind is ``meta`` (the file's header lines), ``hunk`` (``@@ … @@``), ``add``,
+    ``del``, ``context`` or ``note`` (``\\ No newline at end of file``).  Hunks are read by
+    their line counts, so a removed line that starts with "--" is never taken for a header."""
+    files, current = [], None
+    old_left = new_left = 0
+    rows = text.split("\n")  # only newlines: a source line may hold U+2028 and kin
+    if rows and not rows[-1]:
+        rows.pop()
+    for row in rows:
+        if current is not None and (old_left > 0 or new_left > 0):
+            kind = {"+": "add", "-": "del", "\\": "note"}.get(row[:1], "context")
+            if kind in ("del", "context"):
+                old_left -= 1
+            if kind in ("add", "context"):
+                new_left -= 1
+            current["lines"].append((kind, row))
+            continue
+        if row.startswith("diff --git ") or current is None:
+            path = _diff_path(row[len("diff --git ") :]) if row.startswith("diff --git ") else ""
+            current = {"path": path, "lines": []}
+            files.append(current)
+        hunk = _HUNK.match(row)
+        if hunk:
+            old_left = int(hunk[1]) if hunk[1] is not None else 1
+            new_left = int(hunk[2]) if hunk[2] is not None else 1
+            current["lines"].append(("hunk", row))
+            continue
+        if row.startswith("\\"):  # "\ No newline at end of file" after a hunk's last line
+            current["lines"].append(("note", row))
+            continue
+        if row.startswith(("--- ", "+++ ")) and row[4:] != "/dev/null":
+            current["path"] = row[4:].removeprefix("a/" if row[0] == "-" else "b/")
+        current["lines"].append(("meta", row))
+    return files
+
+
+def _diff_path(header):
+    """The path of a ``diff --git a/x b/x`` header (as shown: quoted when git quotes it)."""
+    half = len(header) // 2
+    if header[half : half + 1] == " " and header[:half].removeprefix("a/") == header[
+        half + 1 :
+    ].removeprefix("b/"):
+        return header[:half].removeprefix("a/")
+    return header
+
+
 def create_branch_argv(name):
     return ["git", "switch", "--create", check_ref_name(name)]
 
@@ -159,10 +210,46 @@ def commit_argv(message, author, paths):
     if not paths:
         raise GitInputError("Choose the files to commit.")
     script = (
-        'm=$1; a=$2; shift 2; git --literal-pathspecs add -- "$@" && '
-        'git --literal-pathspecs commit --author="$a" -m "$m" -- "$@"'
+        "m=$1; a=$2; shift 2\n"
+        # No identity configured for this repository (nor globally): the author commits too,
+        # rather than git failing with "Please tell me who you are".
+        'if [ -z "$(git config --get user.name)" ] ||\n'
+        '   [ -z "$(git config --get user.email)" ]; then\n'
+        "    e=${a##*<}; GIT_COMMITTER_NAME=${a% <*}; GIT_COMMITTER_EMAIL=${e%>}\n"
+        "    export GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL\n"
+        "fi\n"
+        'git --literal-pathspecs add -- "$@" && '
+        'git --literal-pathspecs commit --author="$a" -m "$m" -- "$@"\n'
     )
     return ["/bin/sh", "-c", script, "devops-commit", message, check_author(author), *paths]
+
+
+_IDENTITY = (
+    "printf 'name=%s\\n' \"$(git config --get user.name)\"\n"
+    "printf 'email=%s\\n' \"$(git config --get user.email)\"\n"
+)
+
+
+def identity_argv():
+    """The identity git commits with in this folder (``user.name``, ``user.email``: the
+    repository's, else the user's global or the system's): fixed text, no input."""
+    return ["/bin/sh", "-c", _IDENTITY]
+
+
+def parse_identity(text):
+    """ "Name <email>" from ``identity_argv`` output, or None when either is missing or
+    would not make a valid author."""
+    found = {}
+    for row in text.split("\n"):
+        key, _eq, value = row.partition("=")
+        if key in ("name", "email") and key not in found:
+            found[key] = value.strip()
+    if not found.get("name") or not found.get("email"):
+        return None
+    try:
+        return check_author(f"{found['name']} <{found['email']}>")
+    except GitInputError:
+        return None
 
 
 def pull_argv():
@@ -273,7 +360,61 @@ def source_argv(path, line, around=5, inside=None):
     """Lines ``line - around`` to ``line + around`` of ``path``, numbered ("N\ttext");
     with ``inside``, only when the file's real path is in that folder."""
     first, last = max(1, int(line) - around), int(line) + around
-    return ["/bin/sh", "-c", _SOURCE, "devops-source", path, str(first), str(last), inside or ""]
+    return lines_argv(path, first, last, inside)
+
+
+def lines_argv(path, first, last, inside=None):
+    """Lines ``first`` to ``last`` of ``path``, numbered ("N\ttext"); with ``inside``, only
+    when the file's real path is in that folder."""
+    return ["/bin/sh", "-c", _SOURCE, "devops-source", path, str(int(first)), str(int(last)),
+            inside or ""]  # fmt: skip
+
+
+# $1 folder the files must be in ("" for anywhere), then (file, first line, last line)
+# triples.  Each file starts with a line "\036STATUS" (ok, missing, notfile, unreadable,
+# outside), then its numbered lines: the same checks as _SOURCE, for many files at once.
+_SOURCES = r"""
+r=
+if [ -n "$1" ]; then r=$(readlink -f -- "$1") || r=/nonexistent/devops; fi
+shift
+while [ $# -ge 3 ]; do
+    f=$1 a=$2 b=$3
+    shift 3
+    if ! p=$(readlink -f -- "$f") || [ ! -e "$p" ]; then printf '\036missing\n'; continue; fi
+    if [ -n "$r" ]; then
+        case $p in "$r"/*) ;; *) printf '\036outside\n'; continue ;; esac
+    fi
+    if [ ! -f "$p" ]; then printf '\036notfile\n'; continue; fi
+    if [ ! -r "$p" ]; then printf '\036unreadable\n'; continue; fi
+    printf '\036ok\n'
+    head -c 4000000 -- "$p" |
+        awk -v a="$a" -v b="$b" 'NR >= a && NR <= b { print NR "\t" $0 } NR > b { exit }'
+done
+"""
+
+
+def sources_argv(items, around=5, inside=None):
+    """The source around many (path, line) at once, for ``parse_sources``: each file's lines
+    ``line - around`` to ``line + around``, numbered; with ``inside``, only the files whose
+    real path is in that folder (the others are ``outside``)."""
+    argv = ["/bin/sh", "-c", _SOURCES, "devops-sources", inside or ""]
+    for path, line in items:
+        argv += [path, str(max(1, int(line) - around)), str(int(line) + around)]
+    return argv
+
+
+def parse_sources(text):
+    """[(status, [(line number, text)])] from ``sources_argv`` output, in its order; status
+    is ok, missing, notfile, unreadable or outside."""
+    found = []
+    for row in text.split("\n"):  # only newlines: a source line may hold U+2028 and kin
+        if row.startswith("\036"):
+            found.append((row[1:], []))
+        elif found:
+            number, _tab, content = row.partition("\t")
+            if number.isdigit():
+                found[-1][1].append((int(number), content))
+    return found
 
 
 def parse_source(text):
@@ -291,6 +432,83 @@ def blame_argv(path, lines):
     for line in sorted(set(lines)):
         argv += ["-L", f"{int(line)},{int(line)}"]
     return [*argv, "--", path]
+
+
+# Pairs (file, "line line …") of the workspace (the current directory): each file's blame
+# goes to stdout after a line "\036", then a line "\036= STATUS FIRST-LINE-OF-ITS-ERRORS".
+_BLAMES = r"""
+while [ $# -ge 2 ]; do
+    f=$1 n=$2
+    shift 2
+    printf '\036\n'
+    { e=$(git blame --line-porcelain $(for i in $n; do printf -- '-L%s,%s ' "$i" "$i"; done) \
+        -- "$f" 2>&1 >&3 3>&-); s=$?; } 3>&1
+    printf '\036= %s %s\n' "$s" "$(printf '%s\n' "$e" | head -n 1)"
+done
+"""
+
+
+def blames_argv(items):
+    """git blame of many files at once, for ``parse_blames``: ``items`` is ``[(path relative
+    to the workspace, [line, …])]``."""
+    argv = ["/bin/sh", "-c", _BLAMES, "devops-blames"]
+    for path, lines in items:
+        argv += [path, " ".join(str(int(line)) for line in sorted(set(lines)))]
+    return argv
+
+
+def parse_blames(text):
+    """[(blame, error)] from ``blames_argv`` output, in its order: ``blame`` as
+    ``parse_blame`` gives it, ``error`` the first line git printed when it failed ("" when
+    it worked)."""
+    found = []
+    chunk = []
+    for row in text.split("\n"):
+        if row == "\036":
+            chunk = []
+        elif row.startswith("\036= "):
+            status, _space, error = row[3:].partition(" ")
+            found.append((parse_blame("\n".join(chunk)), "" if status == "0" else error or status))
+        else:
+            chunk.append(row)
+    return found
+
+
+NOT_COMMITTED = "0" * 40  # git blame's commit of lines changed in the work tree
+
+
+def blame_problem(error):
+    """What a failed git blame says, as a reason: ``not_repository``, ``untracked`` (the
+    file is not committed), ``outside`` (not in the repository), ``changed`` (the line is
+    past the committed file's end) or ``failed``."""
+    text = error.lower()
+    if "not a git repository" in text:
+        return "not_repository"
+    if "no such path" in text or "no such ref" in text or "does not have any commits" in text:
+        return "untracked"
+    if "outside repository" in text or "beyond a symbolic link" in text:
+        return "outside"
+    if "has only" in text:
+        return "changed"
+    return "failed"
+
+
+# $1 the workspace's path: does it exist, is it a folder we may enter, is it a git work tree?
+_WORKSPACE_CHECK = r"""
+if [ ! -e "$1" ]; then echo missing
+elif [ ! -d "$1" ]; then echo notdir
+elif ! cd -- "$1" 2>/dev/null; then echo noaccess
+elif ! command -v git >/dev/null 2>&1; then echo nogit
+elif [ "$(git rev-parse --is-inside-work-tree 2>/dev/null)" != true ]; then echo notrepo
+else echo ok
+fi
+"""
+
+
+def workspace_check_argv(path):
+    """One word about ``path``: ok, missing, notdir, noaccess, nogit (no git command) or
+    notrepo (not in a git work tree)."""
+    return ["/bin/sh", "-c", _WORKSPACE_CHECK, "devops-workspace-check", path]
 
 
 def parse_blame(text):

@@ -38,7 +38,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import errors as error_parser
-from ..engine import git
+from ..engine import source
 from ..engine.executor import ExecError, RunSpec, script_argv
 from ..engine.output import STDERR, Capture
 from .utils import arg_int, arg_text, form_action
@@ -439,9 +439,14 @@ class DevopsExec(models.Model):
         """For each error with a location: the source lines around it, read from the run's
         machine (local or SSH), and the git blame of the failing line when the file belongs
         to the run's workspace.  A list of dicts: error_id, message, file, line, excerpt
-        [(number, text)], blame {author, email, time, sha, summary} or None, and note (why
-        the source or the blame is missing, or False).  ``around``: lines before and after,
-        0 to 50.
+        [(number, text)], blame {author, email, time, sha, summary} or None, note (why the
+        source is missing, or False) and blame_note (why the blame is empty, or False) —
+        for the error's own location (a traceback's innermost frame) — and ``frames``: every
+        frame of a traceback, outermost first, each a dict of file, line, function,
+        in_workspace, library, user_frame (the user's own frame: the deepest one in the
+        workspace that is not an installed library), excerpt, note, blame, blame_note; and
+        ``user_frame``, the index of that frame in ``frames``.  ``around``: lines before and
+        after, 0 to 50.
 
         Reading a file is reading on the run's machine: files in the run's workspace are
         read for anyone who may read the run; files elsewhere only for who may run commands
@@ -455,55 +460,98 @@ class DevopsExec(models.Model):
         anywhere = self.env["devops.exec"]._may_run_own_commands(machine)
         context = []
         for error in self.error_ids.filtered(lambda e: e.file and e.line > 0):
-            if error.file.startswith("/"):
-                path = error.file
-            else:  # relative to the run's directory
-                base = (self.cwd or root).rstrip("/")
-                path = f"{base}/{error.file}" if base else None
-            excerpt, note = [], False
-            if not path:
-                note = self.env._("The file is relative and the run has no directory.")
-            elif not (anywhere or root):
-                note = self.env._(
-                    "The run has no workspace, and reading files elsewhere on %(machine)s needs "
-                    "the right to run commands there.",
-                    machine=machine.display_name,
+            frames = source.read_frames(
+                executor, error._frame_list(), root, self.cwd or "", anywhere, around
+            )
+            user = source.user_frame(frames)
+            shown = []
+            for index, frame in enumerate(frames):
+                shown.append(
+                    {
+                        "file": frame["file"],
+                        "line": frame["line"],
+                        "function": frame["function"],
+                        "in_workspace": frame["in_workspace"],
+                        "library": frame["library"],
+                        "user_frame": index == user,
+                        "excerpt": frame["excerpt"],
+                        "note": self._source_note(frame, machine),
+                        "blame": frame["blame"],
+                        "blame_note": self._blame_note(frame),
+                    }
                 )
-            else:
-                inside = None if anywhere else root
-                excerpt = git.parse_source(
-                    _read(executor, git.source_argv(path, error.line, around, inside), root or None)
-                )
-                if not excerpt:
-                    note = (
-                        self.env._(
-                            "The source could not be read: it is outside the workspace (reading "
-                            "it needs the right to run commands on %(machine)s), missing, or "
-                            "not a file.",
-                            machine=machine.display_name,
-                        )
-                        if inside
-                        else self.env._("The source could not be read (missing, or not a file).")
-                    )
-            blame = None
-            if root and path and path.startswith(root + "/"):
-                relative = path[len(root) + 1 :]
-                found = git.parse_blame(
-                    _read(executor, git.blame_argv(relative, [error.line]), root, git.GIT_ENV)
-                )
-                blame = found.get(error.line)
+            own = shown[-1] if shown else {}
             context.append(
                 {
                     "error_id": error.id,
                     "message": error.message,
-                    "file": path or error.file,
+                    "file": own.get("file") or error.file,
                     "line": error.line,
-                    "excerpt": excerpt,
-                    "blame": blame,
-                    "note": note,
+                    "excerpt": own.get("excerpt", []),
+                    "blame": own.get("blame"),
+                    "note": own.get("note", False),
+                    "blame_note": own.get("blame_note", False),
+                    "frames": shown,
+                    "user_frame": user,
                 }
             )
         return context
+
+    def _source_note(self, frame, machine):
+        """Why a frame's source is missing (``engine.source`` codes), or False."""
+        problem = frame["source_problem"]
+        if frame["excerpt"] or not problem:
+            return False
+        name = machine.display_name
+        notes = {
+            "not_a_file": self.env._("Not a file: code of Python itself."),
+            "relative": self.env._("The file is relative and the run has no directory."),
+            "no_workspace": self.env._(
+                "The run has no workspace, and reading files elsewhere on %(machine)s needs "
+                "the right to run commands there.",
+                machine=name,
+            ),
+            "missing": self.env._("The file is missing on %(machine)s.", machine=name),
+            "notfile": self.env._("This is not a regular file."),
+            "unreadable": self.env._("The file cannot be read (permissions)."),
+            "outside": self.env._(
+                "The file is outside the workspace: reading it needs the right to run "
+                "commands on %(machine)s.",
+                machine=name,
+            ),
+            "no_line": self.env._(
+                "The file has no line %(line)s: it changed since the run.", line=frame["line"]
+            ),
+        }
+        return notes.get(problem) or self.env._(
+            "The source could not be read: %(error)s", error=frame["source_error"] or "?"
+        )
+
+    def _blame_note(self, frame):
+        """Why a frame has no git blame (``engine.source`` codes), or False."""
+        problem = frame["blame_problem"]
+        if frame["blame"] or not problem:
+            return False
+        notes = {
+            "no_workspace": self.env._("No blame: the run has no workspace."),
+            "outside_workspace": self.env._(
+                "No blame: the file is outside the workspace (blame covers the workspace's files)."
+            ),
+            "unreadable": self.env._("No blame: the file cannot be read."),
+            "not_repository": self.env._("No blame: the workspace is not a git repository."),
+            "untracked": self.env._("No blame: the file is not committed."),
+            "uncommitted": self.env._("No blame: this line has changes not committed yet."),
+            "changed": self.env._(
+                "No blame: the committed file has no such line (it changed since)."
+            ),
+            "outside": self.env._(
+                "No blame: git sees this file outside its repository (a link, or a repository "
+                "of its own)."
+            ),
+        }
+        return notes.get(problem) or self.env._(
+            "No blame: git blame failed: %(error)s", error=frame["blame_error"] or "?"
+        )
 
     def action_debug(self):
         """Open the debug wizard on this run, its errors mapped to their source."""
@@ -615,6 +663,7 @@ class DevopsExec(models.Model):
                     "line": error.line,
                     "count": error.count,
                     "fingerprint": error.fingerprint,
+                    "frames": [list(frame) for frame in error.frames] or False,
                 }
                 for error in found
             ]
@@ -717,12 +766,6 @@ class DevopsExec(models.Model):
         )
         old.output_attachment_id.unlink()
         old.with_context(devops_exec_retention=True).unlink()
-
-
-def _read(executor, argv, cwd=None, env=None):
-    """stdout of a short read-only command, or "" when it fails."""
-    ok, out = executor.read_stdout(argv, cwd=cwd, env=env)
-    return out if ok else ""
 
 
 def _title(title, shown, argv=None):

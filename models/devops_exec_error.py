@@ -23,7 +23,28 @@ class DevopsExecError(models.Model):
     message = fields.Text(required=True)
     file = fields.Char()
     line = fields.Integer(aggregator=None)
+    frames = fields.Json(
+        readonly=True,
+        help="A traceback's frames, outermost first: [[file, line, function], …] (the last "
+        "one is the error's file and line).",
+    )
     count = fields.Integer(default=1, help="How many times the run printed it.")
     fingerprint = fields.Char(
         index=True, help="The same error in other runs has the same fingerprint."
     )
+
+    def _frame_list(self):
+        """[(file, line, function)], outermost first: the traceback's frames, else the
+        error's own location (an error recorded before frames were kept, a tool's error)."""
+        self.ensure_one()
+        frames = [
+            (frame[0], frame[1], frame[2] if len(frame) > 2 else "")
+            for frame in self.frames or []
+            if isinstance(frame, list | tuple)
+            and len(frame) >= 2
+            and isinstance(frame[0], str)
+            and isinstance(frame[1], int)
+        ]
+        if not frames and self.file and self.line > 0:
+            frames = [(self.file, self.line, "")]
+        return frames

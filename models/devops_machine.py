@@ -4,7 +4,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from ..engine import facts, ssh, validation
 from ..engine.executor import ExecError
 from ..engine.local import LocalExecutor
-from .utils import arg_text, count_by, open_action
+from .utils import arg_text, count_by, form_action, open_action
 
 MANAGER = "erplibre_devops.group_devops_manager"
 SECRET_KINDS = ("ssh_private_key", "ssh_password")
@@ -69,6 +69,13 @@ class DevopsMachine(models.Model):
 
     facts_date = fields.Datetime(string="Tested on", readonly=True, copy=False)
     facts_error = fields.Text(string="Last test error", readonly=True, copy=False)
+    connection_state = fields.Selection(
+        [("ok", "OK"), ("error", "Error"), ("untested", "Untested")],
+        string="Connection",
+        compute="_compute_connection_state",
+        store=True,
+        help="How the last Test connection went.",
+    )
     os_name = fields.Char(string="Operating system", readonly=True, copy=False)
     kernel = fields.Char(readonly=True, copy=False)
     cpu_count = fields.Integer(string="CPUs", readonly=True, copy=False)
@@ -91,6 +98,14 @@ class DevopsMachine(models.Model):
         counts = count_by(self, "devops.exec", "machine_id")
         for machine in self:
             machine.exec_count = counts.get(machine.id, 0)
+
+    @api.depends("facts_date", "facts_error")
+    def _compute_connection_state(self):
+        for machine in self:
+            if not machine.facts_date:
+                machine.connection_state = "untested"
+            else:
+                machine.connection_state = "error" if machine.facts_error else "ok"
 
     def _compute_secrets(self):
         names = self._secret_names()
@@ -170,6 +185,21 @@ class DevopsMachine(models.Model):
                         self.env._("The host key is not valid: %(error)s", error=str(error))
                     ) from error
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        machines = super().create(vals_list)
+        machines._forget_written_secrets(vals_list)
+        return machines
+
+    def _forget_written_secrets(self, vals_list):
+        """Secrets are write-only: once stored, what was written leaves the cache too, so
+        that the answer to a save (the form's web_save reads the record back) never echoes
+        it and the form's field shows empty again, with "Private key set" up to date."""
+        if any(kind in vals for vals in vals_list for kind in SECRET_KINDS):
+            self.invalidate_recordset(
+                ["ssh_private_key", "ssh_password", "ssh_private_key_set", "ssh_password_set"]
+            )
+
     def write(self, vals):
         if any(key in vals for key in ("host", "port")) and "host_key" not in vals:
             # Another server: the pinned key and the offered one no longer apply.
@@ -181,7 +211,9 @@ class DevopsMachine(models.Model):
             )
             if moved:
                 super(DevopsMachine, moved).write({"host_key": False, "host_key_offered": False})
-        return super().write(vals)
+        result = super().write(vals)
+        self._forget_written_secrets([vals])
+        return result
 
     # --- Engine glue ----------------------------------------------------------------
 
@@ -262,14 +294,20 @@ class DevopsMachine(models.Model):
         )
 
     def _notify(self, message, kind):
+        """A notification of what a button found, then the form reloads its record.
+
+        Never sticky: what it says also stays on the form (the test error, the host key to
+        accept with its Accept button, the git problem, the instance's state), so nothing
+        needs it to outlive its page.  The next action closes (a dialog, else nothing) and so
+        reloads the record the button was on, rather than the whole view (soft_reload)."""
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
                 "message": message,
                 "type": kind,
-                "sticky": kind != "success",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                "sticky": False,
+                "next": {"type": "ir.actions.act_window_close"},
             },
         }
 
@@ -307,6 +345,15 @@ class DevopsMachine(models.Model):
         self.write({"host_key": self.host_key_offered})
         self.sudo().write({"host_key_offered": False, "host_key_offered_fingerprint": False})
         return self.action_test_connection()
+
+    def action_open_host_key_wizard(self):
+        """The dialog that shows the fingerprint the server offered, and accepts exactly
+        that one (managers)."""
+        self._ensure_one_existing()
+        if not self.host_key_offered:
+            raise UserError(self.env._("No host key is waiting: test the connection first."))
+        wizard = self.env["devops.machine.host.key.wizard"].create({"machine_id": self.id})
+        return form_action(wizard, self.env._("Accept the host key of %(name)s", name=self.name))
 
     def action_forget_host_key(self):
         self._ensure_one_existing()

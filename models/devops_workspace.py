@@ -52,6 +52,11 @@ class DevopsWorkspace(models.Model):
     git_last_commit = fields.Char(string="Last commit", readonly=True, copy=False)
     git_status_date = fields.Datetime(string="Git status of", readonly=True, copy=False)
     git_error = fields.Text(string="Git problem", readonly=True, copy=False)
+    git_changes = fields.Char(
+        string="Changes",
+        compute="_compute_git_changes",
+        help="Uncommitted changes, commits ahead of and behind the upstream.",
+    )
 
     _sql_constraints = [
         ("name_unique", "unique(name)", "Another workspace already has this name."),
@@ -61,6 +66,24 @@ class DevopsWorkspace(models.Model):
             "Another workspace already uses this path on this machine.",
         ),
     ]
+
+    @api.depends("git_status_date", "git_error", "git_dirty", "git_ahead", "git_behind")
+    def _compute_git_changes(self):
+        for workspace in self:
+            if workspace.git_error:
+                workspace.git_changes = self.env._("git problem")
+                continue
+            if not workspace.git_status_date:
+                workspace.git_changes = False
+                continue
+            parts = []
+            if workspace.git_dirty:
+                parts.append(self.env._("uncommitted changes"))
+            if workspace.git_ahead:
+                parts.append(self.env._("%(count)s ahead", count=workspace.git_ahead))
+            if workspace.git_behind:
+                parts.append(self.env._("%(count)s behind", count=workspace.git_behind))
+            workspace.git_changes = ", ".join(parts) or self.env._("clean")
 
     def _compute_exec_count(self):
         counts = count_by(self, "devops.exec", "workspace_id")
@@ -77,7 +100,9 @@ class DevopsWorkspace(models.Model):
         for vals in vals_list:
             self._check_input(vals)
             self._normalize_path_vals(vals)
-        return super().create(vals_list)
+        workspaces = super().create(vals_list)
+        workspaces._check_location()
+        return workspaces
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default)  # the name: see devops.input.mixin
@@ -89,7 +114,74 @@ class DevopsWorkspace(models.Model):
     def write(self, vals):
         self._check_input(vals)
         self._normalize_path_vals(vals)
-        return super().write(vals)
+        result = super().write(vals)
+        if "path" in vals or "machine_id" in vals:
+            self._check_location()
+        return result
+
+    def _check_location(self):
+        """Read the git summary of a new or moved workspace, as "Refresh git" does, without
+        ever failing the save: a path that does not exist or is no git repository, or a
+        machine that cannot be reached, is kept as a warning (``git_error``) shown on the
+        form.  Not recorded as runs (the command is fixed, and only reads)."""
+        for workspace in self:
+            workspace.sudo().write(dict.fromkeys(_GIT_SUMMARY, False))
+            problem = workspace._location_problem()
+            if problem:
+                workspace.sudo().write(
+                    {"git_error": problem, "git_status_date": fields.Datetime.now()}
+                )
+            else:
+                workspace.with_context(devops_git_soft=True)._git_status(record=False)
+
+    def _location_problem(self):
+        """Why this workspace's path is no git work tree on its machine, or None."""
+        self.ensure_one()
+        machine = self.machine_id.sudo()
+        if machine.kind == "ssh" and not machine.host_key:
+            return self.env._(
+                "The path was not checked: test the connection of %(machine)s and accept its "
+                "host key first, then use Refresh git.",
+                machine=machine.display_name,
+            )
+        try:
+            ok, out = machine._executor().read_stdout(git.workspace_check_argv(self.path))
+        except (ExecError, UserError) as error:
+            ok, out = False, str(error)
+        if not ok:
+            return self.env._(
+                "The path could not be checked on %(machine)s: %(error)s",
+                machine=machine.display_name,
+                error=out.strip()[-1000:],
+            )
+        problems = {
+            "missing": self.env._(
+                "The folder %(path)s does not exist on %(machine)s: create it, or clone your "
+                "project there.",
+                path=self.path,
+                machine=machine.display_name,
+            ),
+            "notdir": self.env._("%(path)s is a file, not a folder.", path=self.path),
+            "noaccess": self.env._(
+                "The folder %(path)s cannot be entered by the user that runs the commands on "
+                "%(machine)s.",
+                path=self.path,
+                machine=machine.display_name,
+            ),
+            "nogit": self.env._(
+                "git is not installed on %(machine)s.", machine=machine.display_name
+            ),
+            "notrepo": self.env._(
+                "%(path)s is not a git repository: clone your project there, or run git init.",
+                path=self.path,
+            ),
+        }
+        word = out.strip()
+        if word == "ok":
+            return None
+        return problems.get(word) or self.env._(
+            "The path could not be checked: %(answer)s", answer=word[-1000:]
+        )
 
     @api.model
     def _normalize_path_vals(self, vals):
@@ -293,8 +385,20 @@ class DevopsWorkspace(models.Model):
     def action_open_code_wizard(self):
         self._ensure_one_existing()
         wizard = self.env["devops.code.wizard"].create({"workspace_id": self.id})
-        wizard.action_refresh()
+        wizard._load()
         return wizard._reopen()
+
+
+_GIT_SUMMARY = (
+    "git_branch",
+    "git_upstream",
+    "git_ahead",
+    "git_behind",
+    "git_dirty",
+    "git_last_commit",
+    "git_status_date",
+    "git_error",
+)
 
 
 def _blame_date(info):

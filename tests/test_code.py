@@ -1,10 +1,11 @@
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, new_test_user, tagged
 
 from odoo.addons.erplibre_devops.engine.testing import free_port, write_health_server
 
@@ -48,10 +49,24 @@ class GitMixin:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
 
+    def lines_of(self, form):
+        """{path: state} of the files a Form of the code wizard shows."""
+        found = {}
+        for index in range(len(form.file_ids)):
+            with form.file_ids.edit(index) as line:
+                found[line.path] = line.state
+        return found
+
     def check_code_workflow(self, machine):
         base = self.make_tempdir()
         remote, clone = self.make_repos(base)
+        self.git("config", "user.name", "Grace Hopper", cwd=clone)
+        self.git("config", "user.email", "grace@example.com", cwd=clone)
         workspace = self.make_workspace(name=f"Repo {base}", path=clone, machine=machine)
+        # Saved: its git summary is read at once, as the Workspaces list shows it.
+        self.assertEqual((workspace.git_branch, workspace.git_error), ("main", False))
+        self.assertTrue(workspace.git_last_commit.endswith("first"))
+        self.assertEqual(workspace.git_changes, "clean")
         status = workspace.git_status()
         self.assertEqual(
             {k: status[k] for k in ("branch", "upstream", "ahead", "behind", "changed")},
@@ -62,33 +77,79 @@ class GitMixin:
         self.assertFalse(workspace.git_dirty)
         run = self.Exec.search([("workspace_id", "=", workspace.id)], limit=1)
         self.assertEqual((run.stage_id.code, run.state), ("code", "done"))
-        # Changes, with a hostile file name, seen by the wizard.
-        self.write_file(os.path.join(clone, "app.py"), "print('changed')\n")
+        # Changes, with a hostile file name and HTML in a file, seen by the wizard.
+        self.write_file(
+            os.path.join(clone, "app.py"), "print('changed')\n# <b>bold</b> & <script>x</script>\n"
+        )
         hostile = "x; $(touch PWNED) `id` & | .py"
-        self.write_file(os.path.join(clone, hostile), "y = 1\n")
+        self.write_file(os.path.join(clone, hostile), "y = '<i>new</i>'\n")
         magic = ":(top)x.py"  # a pathspec magic word for git, unless read literally
         self.write_file(os.path.join(clone, magic), "z = 1\n")
-        wizard = self.env["devops.code.wizard"].create({"workspace_id": workspace.id})
-        wizard.action_refresh()
+        # As the Code menu opens it: choosing the workspace loads it at once (onchange).
+        form = Form(self.env["devops.code.wizard"])
+        form.workspace_id = workspace
+        self.assertEqual(form.branch, "main")
+        self.assertEqual(
+            self.lines_of(form), {"app.py": "changed", hostile: "untracked", magic: "untracked"}
+        )
+        # The author is the repository's own git identity.
+        self.assertEqual(form.author, "Grace Hopper <grace@example.com>")
+        self.assertIn("git config", form.author_note)
+        self.assertIn("first", form.log)
+        wizard = form.save()  # what the dialog sends when a button is clicked
         self.assertTrue(workspace.git_dirty)
+        self.assertEqual(workspace.git_changes, "uncommitted changes")
         files = {f.path: f.state for f in wizard.file_ids}
         self.assertEqual(files, {"app.py": "changed", hostile: "untracked", magic: "untracked"})
+        # A coloured diff per file, every line escaped.
         wizard.file_ids.filtered(lambda f: f.path == "app.py").action_diff()
         self.assertIn("+print('changed')", wizard.diff)
-        # Commit the selected files, with a hostile message; push.
-        wizard.file_ids.selected = True
+        html = wizard.diff_html
+        self.assertIn("o_devops_diff_del", html)
+        self.assertIn('<div class="o_devops_diff_add">+# &lt;b&gt;bold&lt;/b&gt; &amp; ', html)
+        self.assertIn("&lt;script&gt;x&lt;/script&gt;", html)
+        self.assertNotIn("<b>bold", html)
+        self.assertNotIn("<script>", html)
+        self.assertIn("<code>app.py</code>", html)
+        # A file git does not track yet: its content, as the diff that would add it.
+        wizard.file_ids.filtered(lambda f: f.path == hostile).action_diff()
+        self.assertIn("<div class=\"o_devops_diff_add\">+y = '&lt;i&gt;new&lt;/i&gt;'</div>",
+                      wizard.diff_html)  # fmt: skip
+        self.assertEqual(wizard.diff_title, hostile)
+        # A commit that fails (a hook refuses it) keeps the message and the selection.
+        hook = os.path.join(clone, ".git", "hooks", "pre-commit")
+        self.write_file(hook, "#!/bin/sh\necho 'the hook says no' >&2\nexit 1\n")
+        os.chmod(hook, 0o700)
+        wizard.file_ids.filtered(lambda f: f.path != magic).selected = True
         wizard.message = "Change $(touch PWNED); `id`"
-        wizard.author = "Ada Lovelace <ada@example.com>"
+        wizard.action_commit()
+        self.assertIn("text-danger", wizard.last_result)
+        self.assertIn("the hook says no", wizard.last_result)
+        self.assertEqual(wizard.message, "Change $(touch PWNED); `id`")
+        self.assertEqual(
+            set(wizard.file_ids.filtered("selected").mapped("path")), {"app.py", hostile}
+        )
+        self.assertTrue(wizard.diff)
+        # Commit the selected files, with a hostile message, as the repository's identity;
+        # then the dialog starts afresh.
+        os.unlink(hook)
         wizard.action_commit()
         self.assertIn("text-success", wizard.last_result)
-        self.assertFalse(wizard.file_ids)
+        self.assertFalse(wizard.message)
+        self.assertFalse(wizard.diff)
+        self.assertEqual(wizard.file_ids.mapped("path"), [magic])
+        self.assertFalse(wizard.file_ids.selected)
         self.assertEqual(wizard.ahead, 1)
         self.assertIn("Change $(touch PWNED); `id`", wizard.log)
         wizard.action_push()
         self.assertEqual(wizard.ahead, 0)
         self.assertIn("Change $(touch PWNED)", self.git("log", "-1", "--format=%s", cwd=remote))
-        self.assertEqual(self.git("log", "-1", "--format=%an", cwd=remote).strip(), "Ada Lovelace")
+        self.assertEqual(
+            self.git("log", "-1", "--format=%an <%ae>", cwd=remote).strip(),
+            "Grace Hopper <grace@example.com>",
+        )
         self.assertFalse(os.path.exists(os.path.join(clone, "PWNED")))
+        os.unlink(os.path.join(clone, magic))
         # Branches, a hostile (but valid) name as data.
         wizard.new_branch = "fix;$(touch${IFS}PWNED)"
         wizard.action_create_branch()
@@ -115,7 +176,9 @@ class GitMixin:
         wizard.action_refresh()
         wizard.file_ids.selected = True
         wizard.message = "mine"
+        wizard.author = "Ada Lovelace <ada@example.com>"  # another author than the default
         wizard.action_commit()
+        self.assertEqual(self.git("log", "-1", "--format=%an", cwd=clone).strip(), "Ada Lovelace")
         wizard.action_pull()
         self.assertIn("text-danger", wizard.last_result)
         self.assertIn("diverged", wizard.last_result)
@@ -146,11 +209,57 @@ class GitMixin:
         self.assertEqual(len(workspace.todo_ids), 3)
         return workspace
 
+    def check_identity_fallback(self, machine):
+        """A repository without a git identity: the Odoo user is the author, and commits."""
+        _remote, clone = self.make_repos(self.make_tempdir())
+        self.git("config", "user.name", "", cwd=clone)  # over any global identity
+        self.git("config", "user.email", "", cwd=clone)
+        workspace = self.make_workspace(name=f"No identity {clone}", path=clone, machine=machine)
+        self.write_file(os.path.join(clone, "new.py"), "n = 1\n")
+        wizard = self.env["devops.code.wizard"].browse(
+            workspace.action_open_code_wizard()["res_id"]
+        )
+        odoo_user = self.env["devops.code.wizard"]._odoo_author()
+        self.assertEqual(wizard.author, odoo_user)
+        self.assertIn("no git identity", wizard.author_note)
+        wizard.file_ids.selected = True
+        wizard.message = "As the Odoo user"
+        wizard.action_commit()
+        self.assertIn("text-success", wizard.last_result)
+        shown = self.git("log", "-1", "--format=%an <%ae>|%cn <%ce>", cwd=clone).strip()
+        self.assertEqual(shown, f"{odoo_user}|{odoo_user}")
+
+    def check_workspace_save_warnings(self, machine):
+        """A workspace saves whatever its path holds; what is wrong shows as a warning."""
+        base = self.make_tempdir()
+        Workspace = self.env["devops.workspace"].with_user(self.devops_manager)
+        missing = Workspace.create(
+            {"name": f"Missing {base}", "path": f"{base}/nowhere", "machine_id": machine.id}
+        )
+        self.assertIn("does not exist", missing.git_error)
+        self.assertEqual((missing.git_branch, missing.git_changes), (False, "git problem"))
+        plain = Workspace.create({"name": f"Plain {base}", "path": base, "machine_id": machine.id})
+        self.assertIn("is not a git repository", plain.git_error)
+        _remote, clone = self.make_repos(base)
+        plain.path = clone
+        self.assertEqual((plain.git_error, plain.git_branch), (False, "main"))
+        self.assertEqual(plain.git_changes, "clean")
+        plain.path = os.path.join(clone, "app.py")
+        self.assertIn("is a file", plain.git_error)
+        self.assertFalse(plain.git_branch)
+        self.assertFalse(self.Exec.search([("workspace_id", "in", (missing | plain).ids)]))
+
 
 @tagged("post_install", "-at_install")
 class TestCode(GitMixin, RunnerCase):
     def test_code_workflow_local(self):
         self.check_code_workflow(self.local_machine)
+
+    def test_identity_fallback(self):
+        self.check_identity_fallback(self.local_machine)
+
+    def test_workspace_save_warnings(self):
+        self.check_workspace_save_warnings(self.local_machine)
 
     def test_not_a_repository(self):
         workspace = self.make_workspace(name="Plain", path=self.make_tempdir())
@@ -177,14 +286,30 @@ class TestCodeSSH(GitMixin, SSHCase):
         workspace = self.check_code_workflow(self.ssh_machine)
         self.assertEqual(workspace.machine_id, self.ssh_machine)
 
+    def test_identity_fallback_over_ssh(self):
+        self.trust_ssh_machine()
+        self.check_identity_fallback(self.ssh_machine)
+
+    def test_workspace_save_warnings_over_ssh(self):
+        untrusted = self.make_workspace(name="Untrusted", path=self.tmp, machine=self.ssh_machine)
+        self.assertIn("accept its host key first", untrusted.git_error)
+        self.trust_ssh_machine()
+        self.check_workspace_save_warnings(self.ssh_machine)
+
 
 class DebugMixin(GitMixin):
     SCRIPT = {
         "app/main.py": "import lib\n\nlib.compute()\n",
-        "app/lib.py": "def compute():\n    total = 10\n    ratio = 0\n    return total / ratio\n",
+        "app/lib.py": (
+            "import extlib\n\n\ndef compute():\n"
+            "    total = 10\n    return extlib.divide(total, 0)\n"
+        ),
     }
 
     def check_debug(self, machine):
+        """A traceback through the workspace's code into a library outside it, and one of a
+        file not committed yet: every frame, the user's own first, each with its source and
+        its blame or why there is none."""
         base = self.make_tempdir()
         _remote, clone = self.make_repos(base)
         os.makedirs(os.path.join(clone, "app"))
@@ -192,37 +317,100 @@ class DebugMixin(GitMixin):
             self.write_file(os.path.join(clone, path), text)
         self.git("add", "app", cwd=clone)
         self.git("commit", "-q", "-m", "the bug", cwd=clone)
+        outside = os.path.join(base, "outside")
+        os.makedirs(outside)
+        extlib = os.path.join(outside, "extlib.py")
+        self.write_file(extlib, "def divide(a, b):\n    return a / b\n")
+        fresh = os.path.join(clone, "app", "fresh.py")
+        self.write_file(fresh, "raise ValueError('fresh <b>bold</b> & <script>')\n")
+        main, lib = os.path.join(clone, "app", "main.py"), os.path.join(clone, "app", "lib.py")
         workspace = self.make_workspace(name=f"Debug {base}", path=clone, machine=machine)
+        command = f"cd app && PYTHONPATH={shlex.quote(outside)} python3 main.py; python3 fresh.py"
         wizard = self.env["devops.debug.wizard"].create(
-            {"workspace_id": workspace.id, "command": "cd app && python3 main.py"}
+            {"workspace_id": workspace.id, "command": command}
         )
         wizard.action_run()
         self.run_all()
         self.assertEqual(wizard.state, "failed")
         self.assertEqual(wizard.exec_id.stage_id.code, "code")
         wizard.action_analyze()
-        (frame,) = wizard.frame_ids
-        self.assertEqual(frame.message, "ZeroDivisionError: division by zero")
-        self.assertEqual((frame.file, frame.line), (os.path.join(clone, "app", "lib.py"), 4))
-        self.assertIn("▶     4      return total / ratio", frame.excerpt)
-        self.assertIn("      3      ratio = 0", frame.excerpt)
-        self.assertTrue(frame.blame.startswith("Ada <ada@example.com>"))
-        self.assertIn("the bug", frame.blame)
-        first = wizard.exec_id
+        first = wizard.frame_ids.filtered(lambda f: f.error_index == 0)
+        # The user's own frame first, then the others, most recent call first.
+        self.assertEqual([(f.file, f.line) for f in first], [(lib, 6), (extlib, 2), (main, 3)])
+        own, library, caller = first
+        self.assertEqual(first.mapped("user_frame"), [True, False, False])
+        self.assertEqual(first.mapped("in_workspace"), [True, False, True])
+        self.assertEqual(own.message, "ZeroDivisionError: division by zero")
+        self.assertEqual(own.function, "compute")
+        self.assertIn("▶     6      return extlib.divide(total, 0)", own.excerpt)
+        self.assertIn("      5      total = 10", own.excerpt)
+        self.assertTrue(own.blame.startswith("Ada <ada@example.com>"))
+        self.assertIn("the bug", own.blame)
+        self.assertFalse(own.blame_note)
+        # Outside the workspace: its source (this user may read there), never a blame.
+        self.assertIn("▶     2      return a / b", library.excerpt)
+        self.assertFalse(library.blame)
+        self.assertIn("outside the workspace", library.blame_note)
+        self.assertTrue(caller.blame.startswith("Ada"))
+        (uncommitted,) = wizard.frame_ids.filtered(lambda f: f.error_index == 1)
+        self.assertEqual((uncommitted.file, uncommitted.line), (fresh, 1))
+        self.assertTrue(uncommitted.user_frame)
+        self.assertIn("not committed", uncommitted.blame_note)
+        # As shown: the user's frame open, the others folded (openable), all escaped.
+        html = wizard.frames_html
+        self.assertEqual(html.count("<details"), 4)
+        self.assertEqual(html.count('open="open"'), 2)
+        self.assertLess(html.index(lib), html.index(extlib))
+        self.assertLess(html.index(extlib), html.index(main))
+        self.assertIn("fresh &lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;", html)
+        self.assertNotIn("<b>bold", html)
+        self.assertIn("outside the workspace", html)
+        run = wizard.exec_id
         wizard.action_run_again()
-        self.assertNotEqual(wizard.exec_id, first)
+        self.assertNotEqual(wizard.exec_id, run)
+        self.assertFalse(wizard.frame_ids)
         self.run_all()
         self.assertEqual(wizard.state, "failed")
-        # The same from the run's own Debug button, and over RPC.
-        action = first.action_debug()
-        self.assertEqual(self.env["devops.debug.wizard"].browse(action["res_id"]).frame_ids.line, 4)
-        self.assertEqual(first.source_context()[0]["blame"]["author"], "Ada")
+        # The same from the run's own Debug button, and over RPC (the error's own location
+        # as before, and every frame).
+        action = run.action_debug()
+        frames = self.env["devops.debug.wizard"].browse(action["res_id"]).frame_ids
+        self.assertEqual(frames[0].line, 6)
+        context = run.source_context()
+        self.assertEqual((context[0]["file"], context[0]["line"]), (extlib, 2))
+        self.assertEqual(context[0]["blame"], None)
+        self.assertIn("outside the workspace", context[0]["blame_note"])
+        user = context[0]["frames"][context[0]["user_frame"]]
+        self.assertEqual((user["file"], user["line"], user["blame"]["author"]), (lib, 6, "Ada"))
+        self.assertEqual([f["line"] for f in context[0]["frames"]], [3, 6, 2])
+
+    def check_debug_without_git(self, machine):
+        """Blame says why it is empty: not a git repository, a file that cannot be read."""
+        base = self.make_tempdir()
+        self.write_file(os.path.join(base, "boom.py"), "x = 1\nraise SystemExit(1 / (x - 1))\n")
+        gone = os.path.join(base, "gone.py")
+        self.write_file(gone, "raise KeyError('gone')\n")
+        workspace = self.make_workspace(name=f"Plain {base}", path=base, machine=machine)
+        self.assertIn("not a git repository", workspace.git_error)
+        run = self.Exec.browse(workspace.debug_command("python3 boom.py; python3 gone.py"))
+        self.run_all()
+        os.unlink(gone)
+        wizard = self.env["devops.debug.wizard"].browse(run.action_debug()["res_id"])
+        boom, lost = wizard.frame_ids
+        self.assertIn("1 / (x - 1)", boom.excerpt)
+        self.assertIn("not a git repository", boom.blame_note)
+        self.assertEqual(lost.file, gone)
+        self.assertIn("missing", lost.source_note)
+        self.assertIn("cannot be read", lost.blame_note)
 
 
 @tagged("post_install", "-at_install")
 class TestDebug(DebugMixin, RunnerCase):
     def test_debug_local(self):
         self.check_debug(self.local_machine)
+
+    def test_debug_without_git(self):
+        self.check_debug_without_git(self.local_machine)
 
     def test_debug_instance_requires_a_process(self):
         workspace = self.make_workspace(name="Dbg", path=self.make_tempdir())
@@ -253,6 +441,10 @@ class TestDebugSSH(DebugMixin, SSHCase):
     def test_debug_over_ssh(self):
         self.trust_ssh_machine()
         self.check_debug(self.ssh_machine)
+
+    def test_debug_without_git_over_ssh(self):
+        self.trust_ssh_machine()
+        self.check_debug_without_git(self.ssh_machine)
 
 
 class UpdateMixin(GitMixin):

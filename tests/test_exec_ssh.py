@@ -1,6 +1,6 @@
 import os
 
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from odoo.addons.erplibre_devops.engine import ssh
@@ -123,3 +123,55 @@ class TestExecSSH(SSHCase):
         self.ssh_machine.exec_command(["true"])
         self.run_all()
         self.assertIs(ssh.POOL.get(self.ssh_machine._ssh_target()), client)
+
+    def test_host_key_dialog_accepts_the_fingerprint_it_shows(self):
+        machine = self.ssh_machine.with_user(self.devops_manager)
+        result = machine.action_test_connection()
+        # Not sticky: the form shows the fingerprint and the Accept button meanwhile.
+        self.assertFalse(result["params"]["sticky"])
+        self.assertEqual(result["params"]["next"], {"type": "ir.actions.act_window_close"})
+        Wizard = self.env["devops.machine.host.key.wizard"].with_user(self.devops_manager)
+        wizard = Wizard.browse(machine.action_open_host_key_wizard()["res_id"])
+        self.assertEqual(wizard.fingerprint, self.sshd.host_fingerprint())
+        self.assertEqual(wizard.key_type, self.sshd.host_key.split()[0])
+        # Another key offered since the dialog opened: the dialog's key is not accepted.
+        with self.assertRaises(AccessError):  # managers accept host keys
+            self.env["devops.machine.host.key.wizard"].with_user(self.devops_user).create(
+                {"machine_id": machine.id}
+            )
+        _private, other = keygen(os.path.join(self.tmp, "offered_since"), "ed25519")
+        self.ssh_machine.sudo().write(
+            {"host_key_offered": other, "host_key_offered_fingerprint": "SHA256:other"}
+        )
+        with self.assertRaises(UserError):
+            wizard.action_accept()
+        self.assertFalse(machine.host_key)
+        # What a dialog shows is read from the machine, whatever its creator sent.
+        forged = Wizard.create({"machine_id": machine.id, "fingerprint": "SHA256:forged"})
+        self.assertEqual(forged.fingerprint, "SHA256:other")
+        machine.action_test_connection()
+        wizard = Wizard.browse(machine.action_open_host_key_wizard()["res_id"])
+        result = wizard.action_accept()
+        self.assertEqual(machine.host_key, self.sshd.host_key)
+        self.assertEqual(result["params"]["type"], "success")
+        with self.assertRaises(UserError):  # nothing waits any more
+            machine.action_open_host_key_wizard()
+
+    def test_private_key_field_is_empty_after_save(self):
+        """The form's save (web_save) reads the record back: what was pasted never comes
+        back, and "Private key set" is up to date."""
+        private, _public = keygen(os.path.join(self.tmp, "pasted"), "ed25519")
+        names = ["ssh_private_key", "ssh_private_key_set", "ssh_password", "ssh_password_set"]
+        spec = {name: {} for name in names}
+        Machine = self.env["devops.machine"].with_user(self.devops_manager)
+        (values,) = Machine.web_save(
+            {"name": "Pasted", "kind": "ssh", "host": "h.example.com", "ssh_private_key": private},
+            spec,
+        )
+        self.assertEqual((values["ssh_private_key"], values["ssh_private_key_set"]), (False, True))
+        machine = Machine.browse(values["id"])
+        (values,) = machine.web_save({"ssh_password": "pa55"}, spec)
+        self.assertEqual((values["ssh_password"], values["ssh_password_set"]), (False, True))
+        (values,) = machine.web_save({"ssh_private_key": private}, spec)
+        self.assertFalse(values["ssh_private_key"])
+        self.assertNotIn(private.splitlines()[1], str(values))

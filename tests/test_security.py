@@ -25,6 +25,7 @@ PUBLIC_METHODS = {
         "action_clear_secrets",
         "action_test_connection",
         "action_accept_host_key",
+        "action_open_host_key_wizard",
         "action_forget_host_key",
         "action_view_workspaces",
         "action_view_execs",
@@ -85,6 +86,7 @@ PUBLIC_METHODS = {
     "devops.code.wizard.file": {"action_diff"},
     "devops.debug.wizard": {"action_run", "action_run_again", "action_analyze"},
     "devops.exec.wizard": {"action_run"},
+    "devops.machine.host.key.wizard": {"action_accept"},
     "devops.update.wizard": {"action_run"},
 }
 ORM_OVERRIDES = {"create", "write", "unlink", "copy_data", "get_values", "set_values"}

@@ -1,10 +1,16 @@
 import contextlib
 import datetime
+import os
+import shlex
+import shutil
+import tempfile
 import threading
 import time
 
 from odoo import fields
 from odoo.tests import HttpCase, tagged
+
+from .test_code import DebugMixin, GitMixin
 
 # Shared by the browser scripts below: wait for a condition, failing after a timeout.
 JS_HELPERS = r"""
@@ -84,11 +90,17 @@ WALK_MENUS_JS = r"""
             );
         }
         await clickMenu("erplibre_devops.menu_machine", "erplibre_devops.menu_devops");
-        await waitFor(() => text(".o_list_view .o_data_row").includes("This machine"),
-            "this machine in the Machines list");
+        await waitFor(() => text(".o_list_view .o_data_row").includes("This machine")
+            && text(".o_list_view thead").includes("Connection")
+            && text(".o_list_view thead").includes("Last test"),
+            "this machine in the Machines list, with its connection status");
         await clickMenu("erplibre_devops.menu_workspace", "erplibre_devops.menu_devops");
         await waitFor(() => text(".o_breadcrumb").includes("Workspaces")
-            && document.querySelector(".o_list_view, .o_view_nocontent"), "the Workspaces list");
+            && text(".o_list_view thead").includes("Branch")
+            && text(".o_list_view thead").includes("Changes")
+            && text(".o_list_view thead").includes("Last commit")
+            && text(".o_list_view .o_data_row").includes("git problem"),
+            "the Workspaces list, with the git summary of each");
         await clickMenu("erplibre_devops.menu_instance", "erplibre_devops.menu_devops");
         await waitFor(() => text(".o_breadcrumb").includes("Instances")
             && document.querySelector(".o_list_view, .o_view_nocontent"), "the Instances list");
@@ -179,10 +191,13 @@ RUN_AND_WATCH_JS = r"""
 %(helpers)s
     async function openWizard() {
         await clickMenu("erplibre_devops.menu_exec_wizard", "erplibre_devops.menu_devops");
-        return waitFor(
+        const textarea = await waitFor(
             () => document.querySelector('.modal .o_field_widget[name="command"] textarea'),
             "the wizard's command field"
         );
+        // The dialog is for typing a command: its field has the focus, not the machine's.
+        await waitFor(() => document.activeElement === textarea, "the command field's focus");
+        return textarea;
     }
     async function run(command) {
         const textarea = await openWizard();
@@ -258,6 +273,90 @@ class BackgroundCase(HttpCase):
             self._logged_in = None
         if failures:
             raise failures[0]
+
+
+# What a user does in the Code and Debug dialogs: choosing a workspace loads it at once, a
+# file's diff shows coloured, and a traceback opens on the user's own frame.
+CODE_AND_DEBUG_JS = r"""
+(async function () {
+%(helpers)s
+    const modal = () => document.querySelector(".modal");
+    try {
+        // Debug: from the failed run, the user's frame first and open, the others folded.
+        (await waitFor(() => document.querySelector('.o_form_view button[name="action_debug"]'),
+            "the run's Debug button")).click();
+        const frames = await waitFor(() => {
+            const found = document.querySelectorAll(".modal .o_devops_frame");
+            return found.length >= 3 && found;
+        }, "the frames of the traceback");
+        const [own, next] = frames;
+        if (!own.open || !own.querySelector(".o_devops_frame_file").textContent.endsWith(
+                "/app/lib.py") || own.querySelector(".o_devops_frame_line").textContent !== "6") {
+            throw new Error("the first frame is not the user's own, open: " + own.outerHTML);
+        }
+        if (!own.querySelector(".o_devops_source_hit").textContent.includes(
+                "return extlib.divide(total, 0)") ||
+                !own.querySelector(".o_devops_blame").textContent.includes("Ada")) {
+            throw new Error("the user's frame shows no source or blame: " + own.outerHTML);
+        }
+        if (next.open || !next.classList.contains("o_devops_frame_outside")) {
+            throw new Error("the frame outside the workspace is not folded: " + next.outerHTML);
+        }
+        next.querySelector("summary").click();
+        await waitFor(() => next.open && next.querySelector(".o_devops_source_hit") &&
+            next.querySelector(".o_devops_source_hit").offsetHeight > 0 &&
+            next.querySelector(".o_devops_source_hit").textContent.includes("return a / b"),
+            "the folded frame opened, with its source");
+        modal().querySelector(".btn-close").click();
+        await waitFor(() => !modal(), "the Debug dialog to close");
+        // Code: picking the workspace loads its changes at once; a file's diff is coloured.
+        await clickMenu("erplibre_devops.menu_code_wizard", "erplibre_devops.menu_code");
+        const input = await waitFor(
+            () => document.querySelector('.modal .o_field_widget[name="workspace_id"] input'),
+            "the workspace field");
+        input.focus();
+        input.value = "Browser repo";
+        input.dispatchEvent(new Event("input", {bubbles: true}));
+        const option = await waitFor(() => [...document.querySelectorAll(
+            ".o-autocomplete--dropdown-item")].find((o) => o.textContent.includes("Browser repo")),
+            "the workspace in the dropdown");
+        option.click();
+        // Loaded at once, and saved (the screen is blocked until then).
+        const row = await waitFor(() => !document.querySelector(".o_blockUI") &&
+            [...document.querySelectorAll('.modal .o_field_widget[name="file_ids"] .o_data_row')]
+                .find((r) => r.textContent.includes("app.py")), "the changed file, loaded at once");
+        const author = document.querySelector('.modal .o_field_widget[name="author"] input');
+        if (!author || author.value !== "Grace Hopper <grace@example.com>") {
+            throw new Error("the author is not the repository's identity: " +
+                (author && author.value));
+        }
+        row.querySelector('button[name="action_diff"]').click();
+        const added = await waitFor(() => {
+            const warning = document.querySelector(".o_notification.border-danger, " +
+                ".o_notification .text-danger, .o_notification_manager .bg-danger");
+            if (warning) {
+                throw new Error("a notification instead of the diff: " + warning.textContent);
+            }
+            return [...document.querySelectorAll(".modal .o_devops_diff_add")].find(
+                (d) => d.textContent.includes("<b>bold</b>"));
+        }, "the added line in the diff");
+        const colour = getComputedStyle(added).backgroundColor;
+        if (["transparent", "rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"].includes(colour)) {
+            throw new Error("the added line has no colour: " + colour);
+        }
+        if (document.querySelector(".modal .o_devops_diff b")) {
+            throw new Error("HTML of the file was rendered, not shown");
+        }
+        const removed = document.querySelector(".modal .o_devops_diff_del");
+        if (!removed || getComputedStyle(removed).backgroundColor === colour) {
+            throw new Error("removed lines do not look different from added ones");
+        }
+        console.log("test successful");
+    } catch (error) {
+        console.error("Code and debug dialogs failed: " + error.message);
+    }
+})();
+"""
 
 
 @tagged("post_install", "-at_install")
@@ -351,3 +450,42 @@ class TestUi(BackgroundCase):
             )
         runs = self.env["devops.exec"].search([], order="id")
         self.assertEqual(runs.mapped("state")[-2:], ["done", "cancelled"])
+
+    def test_code_and_debug_dialogs(self):
+        """The Code dialog loads the workspace picked and colours a file's diff; the Debug
+        dialog opens a traceback on the user's own frame."""
+        base = tempfile.mkdtemp(prefix="devops-ui-")
+        self.addCleanup(shutil.rmtree, base, ignore_errors=True)
+        _remote, clone = GitMixin.make_repos(base)
+        GitMixin.git("config", "user.name", "Grace Hopper", cwd=clone)
+        GitMixin.git("config", "user.email", "grace@example.com", cwd=clone)
+        os.makedirs(os.path.join(clone, "app"))
+        for path, text in DebugMixin.SCRIPT.items():
+            with open(os.path.join(clone, path), "w", encoding="utf-8") as handle:
+                handle.write(text)
+        GitMixin.git("add", "app", cwd=clone)
+        GitMixin.git("commit", "-q", "-m", "the bug", cwd=clone)
+        outside = os.path.join(base, "outside")
+        os.makedirs(outside)
+        with open(os.path.join(outside, "extlib.py"), "w", encoding="utf-8") as handle:
+            handle.write("def divide(a, b):\n    return a / b\n")
+        with open(os.path.join(clone, "app.py"), "w", encoding="utf-8") as handle:
+            handle.write("print('changed')\n# <b>bold</b>\n")
+        workspace = self.env["devops.workspace"].create({"name": "Browser repo", "path": clone})
+        self.assertEqual(workspace.git_branch, "main")
+        command = f"cd app && PYTHONPATH={shlex.quote(outside)} python3 main.py"
+        run = self.env["devops.exec"].browse(workspace.debug_command(command))
+        for _attempt in range(600):
+            self.env.flush_all()  # what a request would have committed before the runner reads
+            self.env["devops.exec"]._run_pending()
+            self.env.invalidate_all()
+            if run.state not in ("queued", "running"):
+                break
+        self.assertEqual((run.state, run.error_count), ("failed", 1))
+        self.browser_js(
+            f"/odoo/action-erplibre_devops.action_exec/{run.id}",
+            CODE_AND_DEBUG_JS % {"helpers": JS_HELPERS},
+            ready="!!document.querySelector('.o_form_view button[name=\"action_debug\"]')",
+            login="admin",
+            timeout=120,
+        )

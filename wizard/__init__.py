@@ -4,3 +4,4 @@ from . import devops_debug_wizard
 from . import devops_update_wizard
 from . import devops_pipeline_launch_wizard
 from . import devops_instance_log_wizard
+from . import devops_machine_host_key_wizard

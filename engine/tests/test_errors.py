@@ -114,3 +114,25 @@ def test_only_newlines_end_a_line():
         text = f"[main 1a2b3c] fix{separator}/etc/hostname:1: error: injected\n"
         assert not [e for e in parse(text) if e.file == "/etc/hostname"], repr(separator)
     assert parse("/srv/x.c:3: error: real\r\n")[0].file == "/srv/x.c"
+
+
+def test_traceback_keeps_every_frame():
+    (error,) = parse(TRACEBACK)
+    assert error.frames == (("/srv/app/main.py", 10, "<module>"), ("/srv/app/lib.py", 42, "run"))
+    odoo = parse(ODOO)[1]
+    assert [frame[0] for frame in odoo.frames] == [
+        "/opt/odoo/odoo/http.py",
+        "/opt/odoo/addons/my_mod/controllers/main.py",
+    ]
+    assert odoo.frames[-1][1:] == (7, "index")
+    assert parse("fatal: nope")[0].frames == ()
+
+
+def test_deep_traceback_is_bounded():
+    frames = "".join(f'  File "/srv/f{i}.py", line {i}, in f{i}\n    x()\n' for i in range(1, 501))
+    text = f"Traceback (most recent call last):\n{frames}RecursionError: too deep\n"
+    (error,) = parse(text)
+    assert len(error.frames) == 100
+    assert error.frames[0][0] == "/srv/f1.py" and error.frames[19][0] == "/srv/f20.py"
+    assert error.frames[-1] == ("/srv/f500.py", 500, "f500")
+    assert (error.file, error.line) == ("/srv/f500.py", 500)

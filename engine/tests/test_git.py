@@ -151,3 +151,124 @@ def test_literal_pathspecs_everywhere():
     argv = git.commit_argv("m", "A <a@b.c>", [":(top)x.py"])
     assert "--literal-pathspecs" in argv[2]
     assert argv[-1] == ":(top)x.py"
+
+
+def test_sources_of_many_files_at_once(tmp_path):
+    inside = tmp_path / "ws"
+    inside.mkdir()
+    code = inside / "x; $(touch PWNED).py"
+    code.write_text("".join(f"line {i}\n" for i in range(1, 21)))
+    (inside / "folder").mkdir()
+    outside = tmp_path / "outside.py"
+    outside.write_text("secret\n")
+    (inside / "link.py").symlink_to(outside)
+    items = [
+        (str(code), 10),
+        (str(inside / "gone.py"), 1),
+        (str(inside / "folder"), 1),
+        (str(outside), 1),
+        (str(inside / "link.py"), 1),
+        (str(code), 1),
+    ]
+    _, out = run(git.sources_argv(items, around=2, inside=str(inside)), tmp_path)
+    found = git.parse_sources(out)
+    assert [status for status, _rows in found] == [
+        "ok", "missing", "notfile", "outside", "outside", "ok",
+    ]  # fmt: skip
+    assert found[0][1] == [(n, f"line {n}") for n in range(8, 13)]
+    assert [n for n, _ in found[5][1]] == [1, 2, 3]
+    _, out = run(git.sources_argv(items[3:4], around=2), tmp_path)  # anywhere
+    assert git.parse_sources(out) == [("ok", [(1, "secret")])]
+    assert not (tmp_path / "PWNED").exists() and not (inside / "PWNED").exists()
+
+
+def test_blames_of_many_files_and_why_one_is_empty(repos):
+    _remote, clone = repos
+    (clone / "b.py").write_text("x = 1\ny = 2\n")
+    run(git.commit_argv("b", AUTHOR, ["b.py"]), clone)
+    (clone / "new.py").write_text("z = 3\n")
+    (clone / "b.py").write_text("x = 1\ny = 'changed'\n")
+    items = [("b.py", [1, 2]), ("new.py", [1]), ("app.py", [1]), ("b.py", [9])]
+    _, out = run(git.blames_argv(items), clone)
+    found = git.parse_blames(out)
+    assert len(found) == 4
+    blame, error = found[0]
+    assert error == "" and blame[1]["author"] == "Test Author" and blame[1]["summary"] == "b"
+    assert blame[2]["sha"] == git.NOT_COMMITTED
+    assert git.blame_problem(found[1][1]) == "untracked"
+    assert found[2][0][1]["summary"] == "first"
+    assert git.blame_problem(found[3][1]) == "changed"
+    not_repo = clone.parent / "plain"
+    not_repo.mkdir()
+    (not_repo / "a.py").write_text("a = 1\n")
+    _, out = run(git.blames_argv([("a.py", [1])]), not_repo)
+    ((blame, error),) = git.parse_blames(out)
+    assert blame == {} and git.blame_problem(error) == "not_repository"
+
+
+def test_identity(repos):
+    _remote, clone = repos
+    run(["git", "config", "user.name", "Grace Hopper"], clone)
+    run(["git", "config", "user.email", "grace@example.com"], clone)
+    _, out = run(git.identity_argv(), clone)
+    assert git.parse_identity(out) == "Grace Hopper <grace@example.com>"
+    run(["git", "config", "user.email", ""], clone)
+    assert git.parse_identity(run(git.identity_argv(), clone)[1]) is None
+    assert git.parse_identity("name=A <b>\nemail=a@b.c\n") is None
+    assert git.parse_identity("") is None
+
+
+def test_commit_without_identity_commits_as_the_author(repos):
+    _remote, clone = repos
+    run(["git", "config", "user.name", ""], clone)
+    (clone / "c.py").write_text("c = 1\n")
+    env = {k: v for k, v in ENV.items() if not k.startswith("GIT_COMMITTER")}
+    capture = Capture()
+    argv = git.commit_argv("c", "Ada Lovelace <ada@example.com>", ["c.py"])
+    result = LocalExecutor().run(RunSpec(argv, cwd=str(clone), env=env, timeout=60), capture)
+    assert result.ok, capture.text()
+    shown = run(["git", "log", "-1", "--format=%an <%ae>|%cn <%ce>"], clone)[1].strip()
+    assert shown == "Ada Lovelace <ada@example.com>|Ada Lovelace <ada@example.com>"
+
+
+def test_workspace_check(repos, tmp_path):
+    _remote, clone = repos
+    (tmp_path / "file").write_text("x\n")
+    (tmp_path / "plain").mkdir()
+    for path, word in (
+        (clone, "ok"),
+        (clone / "sub-not-there", "missing"),
+        (tmp_path / "file", "notdir"),
+        (tmp_path / "plain", "notrepo"),
+        (tmp_path / "$(touch PWNED)", "missing"),
+    ):
+        assert run(git.workspace_check_argv(str(path)), tmp_path)[1].strip() == word, path
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_parse_diff():
+    text = (
+        "diff --git a/app.py b/app.py\n"
+        "index 1..2 100644\n"
+        "--- a/app.py\n"
+        "+++ b/app.py\n"
+        "@@ -1,3 +1,3 @@\n"
+        " keep\n"
+        "--- removed line that looks like a header\n"
+        "+++ added line that looks like a header\n"
+        " end\n"
+        "\\ No newline at end of file\n"
+        "diff --git a/gone.py b/gone.py\n"
+        "deleted file mode 100644\n"
+        "--- a/gone.py\n"
+        "+++ /dev/null\n"
+        "@@ -1 +0,0 @@\n"
+        "-<script>x</script>\n"
+    )
+    first, second = git.parse_diff(text)
+    assert first["path"] == "app.py" and second["path"] == "gone.py"
+    assert [kind for kind, _ in first["lines"]] == [
+        "meta", "meta", "meta", "meta", "hunk", "context", "del", "add", "context", "note",
+    ]  # fmt: skip
+    assert second["lines"][-1] == ("del", "-<script>x</script>")
+    assert git.parse_diff("") == []
