@@ -313,12 +313,8 @@ class DevopsAlert(models.Model):
             lines.append(self.env._("URL: %(url)s", url=instance.url))
         lines.append(self.env._("Date: %(date)s UTC", date=fields.Datetime.to_string(self.date)))
         if base_url:
-            lines.append(
-                self.env._(
-                    "Open in Odoo: %(link)s",
-                    link=f"{base_url}/odoo/action-erplibre_devops.action_instance/{instance.id}",
-                )
-            )
+            link = f"{base_url}/odoo/action-erplibre_devops.action_instance/{instance.id}"
+            lines.append(self.env._("Open in Odoo: %(link)s", link=link))
         lines += ["", "-- ", self.env._("ERPLibre DevOps alerts")]
         return {"subject": f"[DevOps] {self.title}", "body": "\n".join(lines)}
 
