@@ -1,8 +1,9 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 LOG_LINES = 100
 MANAGER = "erplibre_devops.group_devops_manager"
+USER = "erplibre_devops.group_devops_user"
 
 
 class DevopsIncident(models.Model):
@@ -109,6 +110,12 @@ class DevopsIncident(models.Model):
             raise AccessError(
                 self.env._("You may change the note and the assignee of an incident only.")
             )
+        if vals.get("user_id"):
+            assignee = self.env["res.users"].sudo().browse(vals["user_id"]).exists()
+            if not (assignee and assignee.active and assignee._has_group(USER)):
+                raise ValidationError(
+                    self.env._("An incident is assigned to an active DevOps user only.")
+                )
         return super().write(vals)
 
     def _close(self, note):
@@ -119,6 +126,15 @@ class DevopsIncident(models.Model):
     def action_acknowledge(self):
         """Say you are on it (and take it when nobody is assigned)."""
         self._ensure_one_existing()
+        if self.acknowledged_by:  # the first one stays: who answered, and when
+            raise UserError(
+                self.env._(
+                    "%(user)s acknowledged this incident already.",
+                    user=self.acknowledged_by.name,
+                )
+            )
+        if self.date_end:
+            raise UserError(self.env._("This incident is over: there is nothing to acknowledge."))
         values = {"acknowledged_by": self.env.user.id, "date_acknowledged": fields.Datetime.now()}
         if not self.user_id:
             values["user_id"] = self.env.user.id

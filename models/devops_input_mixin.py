@@ -177,6 +177,15 @@ class DevopsInputMixin(models.AbstractModel):
                 return self.env._("a whole number is expected, not %(value)r.", value=value)
             if not INT_MIN <= value <= INT_MAX:
                 return self.env._("%(value)s is out of range.", value=value)
+            if (
+                kind == "many2one"
+                and not self.env[field.comodel_name].sudo().browse(value).exists()
+            ):
+                return self.env._(
+                    "there is no %(model)s with id %(id)s.",
+                    model=self.env[field.comodel_name]._description,
+                    id=value,
+                )
         elif kind in ("float", "monetary"):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return self.env._("a number is expected, not %(value)r.", value=value)

@@ -881,7 +881,7 @@ class DevopsInstance(models.Model):
                 count=len(recent),
             )
             self.sudo().write({"restart_given_up": True, "last_error": note})
-            incident.sudo().write({"note": note})
+            incident.sudo().write({"note": f"{incident.note}\n{note}" if incident.note else note})
             self.env["devops.alert"]._instance_event(self, "gave_up", note)
             return
         if recent:

@@ -38,6 +38,18 @@ class DevopsMaintenanceWindow(models.Model):
             ["instance_id", "date_start", "date_end"],
         )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:  # "Planned by" is who planned it, never a value sent by a client
+            for vals in vals_list:
+                vals["user_id"] = self.env.uid
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "user_id" in vals and not self.env.su:
+            raise ValidationError(self.env._("Planned by is set when the window is planned."))
+        return super().write(vals)
+
     @api.depends("date_start", "date_end")
     def _compute_state(self):
         now = fields.Datetime.now()

@@ -12,6 +12,10 @@ CRONS = {
 }
 
 
+# Read by administrators only (see get_values).
+PRIVATE_SETTINGS = ("devops_alert_webhooks", "devops_alert_emails")
+
+
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
@@ -92,12 +96,14 @@ class ResConfigSettings(models.TransientModel):
     )
     devops_alert_emails = fields.Char(
         string="Alert e-mail addresses",
+        groups="base.group_system",
         config_parameter="erplibre_devops.alert_emails",
         help="Separated by commas.",
     )
     # A list of lines: Odoo's config_parameter takes no Text field (get_values, set_values).
     devops_alert_webhooks = fields.Text(
         string="Alert webhooks",
+        groups="base.group_system",
         help="Webhooks that get the alerts of every instance, one per line: 'format URL' "
         "(format: json, slack, mattermost or discord), or just a URL for generic JSON.",
     )
@@ -123,6 +129,12 @@ class ResConfigSettings(models.TransientModel):
                 values[field] = cron.sudo().interval_number
         params = self.env["ir.config_parameter"].sudo()
         values["devops_alert_webhooks"] = params.get_param(WEBHOOKS_PARAM, "")
+        if not (self.env.su or self.env.is_system()):
+            # get_values and default_get are open to every user over RPC (Odoo reads the
+            # parameters as superuser): the webhook URLs carry secret tokens, the addresses
+            # are personal data. Only administrators edit settings anyway.
+            for field in PRIVATE_SETTINGS:
+                values.pop(field, None)
         return values
 
     def set_values(self):

@@ -8,6 +8,7 @@ Odoo does not connect to any SMTP server while tests run (``ir.mail_server`` che
 the send cron runs, so that the e-mail really goes out to the test's SMTP server.
 """
 
+import contextlib
 import datetime
 import email
 import email.policy
@@ -16,7 +17,7 @@ from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import HttpCase, tagged
+from odoo.tests import HttpCase, new_test_user, tagged
 
 from odoo.addons.erplibre_devops.engine.alert_testing import (
     SMTPReceiver,
@@ -542,6 +543,40 @@ class TestAlerts(InstanceMixin, RunnerCase):
         self.assertEqual(
             param(PARAM + "alert_webhooks"), "slack https://hooks.slack.com/services/x"
         )
+        # The webhooks (secret tokens) and addresses of the settings are the administrators':
+        # get_values, default_get and onchange are open to every user over RPC.
+        portal = new_test_user(self.env, login="portal_settings", groups="base.group_portal")
+        for user in (self.devops_user, self.devops_manager, portal):
+            as_user = Settings.with_user(user)
+            self.assertNotIn("devops_alert_webhooks", as_user.get_values())
+            self.assertNotIn("devops_alert_emails", as_user.get_values())
+            with contextlib.suppress(AccessError):
+                shown = as_user.default_get(["devops_alert_webhooks", "devops_alert_emails"])
+                self.assertFalse(shown.get("devops_alert_webhooks"))
+                self.assertFalse(shown.get("devops_alert_emails"))
+        self.assertIn("hooks.slack.com", Settings.get_values()["devops_alert_webhooks"])
+        # Planned by: who planned the window, never what a client sends.
+        Window = self.env["devops.maintenance.window"].with_user(self.devops_manager)
+        window = Window.create(
+            {
+                "instance_id": instance.id,
+                "date_start": datetime.datetime(2026, 12, 1),
+                "date_end": datetime.datetime(2026, 12, 2),
+                "user_id": self.devops_user.id,
+            }
+        )
+        self.assertEqual(window.user_id, self.devops_manager)
+        with self.assertRaises(ValidationError):
+            window.write({"user_id": self.devops_user.id})
+        with self.assertRaises(ValidationError) as caught:
+            Window.create(
+                {
+                    "instance_id": 404404,
+                    "date_start": datetime.datetime(2026, 12, 1),
+                    "date_end": datetime.datetime(2026, 12, 2),
+                }
+            )
+        self.assertIn("404404", str(caught.exception))
         # Public methods check who calls them and on what.
         for call in (
             lambda: self.Delivery.browse(404404).with_user(self.devops_manager).action_retry(),

@@ -270,6 +270,32 @@ class TestCode(GitMixin, RunnerCase):
         self.assertEqual(result["params"]["type"], "danger")
         self.assertIn("not a git repository", workspace.git_error)
 
+    def test_diff_reads_only_what_git_lists(self):
+        """The lines' path and state come from the client: a forged line never reads a file
+        git does not list as untracked (.git/config, .devops/), nor lands in another user's
+        dialog."""
+        base = self.make_tempdir()
+        _remote, clone = self.make_repos(base)
+        self.git("config", "remote.origin.url", "https://user:TOKEN@example.com/x.git", cwd=clone)
+        self.write_file(os.path.join(clone, "new.py"), "print('new')\n")
+        workspace = self.make_workspace(name="Forged", path=clone)
+        Wizard = self.env["devops.code.wizard"].with_user(self.devops_user)
+        wizard = Wizard.create({"workspace_id": workspace.id})
+        Line = self.env["devops.code.wizard.file"].with_user(self.devops_user)
+        for path in (".git/config", ".devops/instance-1.log", "app.py"):
+            line = Line.create({"wizard_id": wizard.id, "path": path, "state": "untracked"})
+            with self.assertRaises(UserError):
+                line.action_diff()
+        self.assertNotIn("TOKEN", wizard.diff or "")
+        good = Line.create({"wizard_id": wizard.id, "path": "new.py", "state": "untracked"})
+        good.action_diff()
+        self.assertIn("+print('new')", wizard.diff)
+        other = new_test_user(
+            self.env, login="devops_other_coder", groups="erplibre_devops.group_devops_user"
+        )
+        with self.assertRaises(AccessError):
+            Line.with_user(other).create({"wizard_id": wizard.id, "path": "x", "state": "changed"})
+
     def test_monitor_cron_refreshes_git(self):
         base = self.make_tempdir()
         _remote, clone = self.make_repos(base)

@@ -10,8 +10,8 @@ from unittest.mock import patch
 import psutil
 
 from odoo import fields
-from odoo.exceptions import UserError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tests import new_test_user, tagged
 
 from odoo.addons.erplibre_devops.engine import service
 from odoo.addons.erplibre_devops.engine.testing import (
@@ -76,6 +76,41 @@ class TestInstance(InstanceMixin, RunnerCase):
         super().setUpClass()
         write_health_server(cls.tmp)
         cls.workspace = cls.make_workspace(path=cls.tmp)
+
+    def test_incident_acknowledge_assign_note(self):
+        """Users take an incident, assign it to DevOps users only, and annotate it; the first
+        acknowledgement stays, and the rest of the record is history."""
+        instance = self.make_instance(self.workspace)
+        incident = self.env["devops.incident"].create(
+            {"instance_id": instance.id, "cause": "Nothing answers"}
+        )
+        mine = incident.with_user(self.devops_user)
+        mine.action_acknowledge()
+        self.assertEqual((incident.acknowledged_by, incident.user_id), (self.devops_user,) * 2)
+        self.assertTrue(incident.date_acknowledged)
+        other = new_test_user(
+            self.env, login="devops_second", groups="erplibre_devops.group_devops_user"
+        )
+        with self.assertRaises(UserError):
+            incident.with_user(other).action_acknowledge()
+        self.assertEqual(incident.acknowledged_by, self.devops_user)
+        mine.write({"user_id": other.id, "note": "Disk full, cleaned /var/log"})
+        self.assertEqual(incident.user_id, other)
+        outsider = new_test_user(self.env, login="not_devops", groups="base.group_user")
+        portal = new_test_user(self.env, login="portal_incident", groups="base.group_portal")
+        for user in (outsider, portal):
+            with self.assertRaises(ValidationError):
+                mine.write({"user_id": user.id})
+        with self.assertRaises(ValidationError):
+            mine.write({"user_id": 999999})
+        with self.assertRaises(AccessError):
+            mine.write({"cause": "rewritten"})
+        incident._close("Back up and healthy.")
+        self.assertEqual(incident.note, "Disk full, cleaned /var/log\nBack up and healthy.")
+        fresh = self.env["devops.incident"].create({"instance_id": instance.id, "cause": "x"})
+        fresh._close("Back")
+        with self.assertRaises(UserError):
+            fresh.with_user(self.devops_user).action_acknowledge()
 
     def test_start_kill_restart_incident(self):
         instance = self.make_instance(self.workspace)

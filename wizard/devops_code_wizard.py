@@ -38,6 +38,13 @@ class DevopsCodeWizardFile(models.TransientModel):
     state = fields.Selection(FILE_STATES, readonly=True)
     selected = fields.Boolean(string="Commit")
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        # Lines are made by the dialog's own loading; over RPC, only in a dialog of one's own.
+        wizard_ids = {vals.get("wizard_id") for vals in vals_list} - {None, False}
+        self.env["devops.code.wizard"].browse(wizard_ids).check_access("write")
+        return super().create(vals_list)
+
     def action_diff(self):
         self._ensure_one_existing()
         return self.wizard_id._show_diff(
@@ -187,6 +194,17 @@ class DevopsCodeWizard(models.TransientModel):
 
     def _show_diff(self, path=None, staged=False, untracked=False):
         if untracked:
+            # The line's path and state come from the client: read only a file git really
+            # lists as untracked (never .git/ or what git ignores, such as .devops/).
+            status = self.workspace_id.with_context(devops_git_soft=True).git_status()
+            if status is None or path not in status["untracked"]:
+                raise UserError(
+                    self.env._(
+                        "%(path)s is not an untracked file of the workspace (any more): "
+                        "press Refresh.",
+                        path=path,
+                    )
+                )
             argv = git.lines_argv(path, 1, MAX_UNTRACKED_LINES, self.workspace_id.path)
             ok, out, run = self.workspace_id._git(argv)
             if ok:
