@@ -11,10 +11,13 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import http.client
+import logging
 import os
 import socket
 import time
 import urllib.parse
+
+_logger = logging.getLogger(__name__)
 
 try:
     import psutil
@@ -119,27 +122,49 @@ def probe_many(targets, timeout=5.0):
 
 
 def local_process(pid_file):
-    """(alive, pid, rss MB, cpu %) of the process group leader in ``pid_file`` and its tree."""
+    """(alive, pid, rss MB, cpu %) of the service whose process group leader is in
+    ``pid_file``: its whole process group (setsid made it the leader), so a service stays
+    alive while any of its processes does, also when the shell that ran the command is gone."""
     try:
         with open(pid_file, encoding="ascii") as handle:
             pid = int(handle.read().strip())
     except (OSError, ValueError):
         return False, 0, 0.0, 0.0
+    if pid <= 0:
+        return False, 0, 0.0, 0.0
     if psutil is None:
-        return os.path.exists(f"/proc/{pid}"), pid, 0.0, 0.0
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
+        try:
+            os.killpg(pid, 0)
+        except OSError:
             return False, pid, 0.0, 0.0
-        tree = [proc, *proc.children(recursive=True)]
-        rss = cpu = 0.0
-        for member in tree:
-            with contextlib.suppress(psutil.Error):
-                rss += member.memory_info().rss
-                cpu += member.cpu_percent(interval=None)
-        return True, pid, rss / 2**20, cpu
-    except psutil.Error:
+        return True, pid, 0.0, 0.0
+    members = _group_members(pid)
+    if not members:
         return False, pid, 0.0, 0.0
+    rss = cpu = 0.0
+    for member in members:
+        with contextlib.suppress(psutil.Error):
+            rss += member.memory_info().rss
+            cpu += member.cpu_percent(interval=None)
+    return True, pid, rss / 2**20, cpu
+
+
+def _group_members(pgid):
+    """The live (not zombie) processes of process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)  # fast path: nobody left in the group
+    except ProcessLookupError:
+        return []
+    except PermissionError:  # someone is there, owned by another user: look for them
+        _logger.debug("process group %s belongs to another user", pgid)
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return members
 
 
 def local_machine():

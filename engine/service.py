@@ -56,7 +56,7 @@ offset=$(($(wc -c < "$2") + 1))
 setsid nohup /bin/sh -c "$1" >> "$2" 2>&1 < /dev/null &
 echo $! > "$3"
 sleep 1
-if ! kill -0 "$(cat "$3")" 2>/dev/null; then
+if ! kill -0 "-$(cat "$3")" 2>/dev/null; then
     echo "The service stopped at once. The end of its log:" >&2
     tail -c "+$offset" "$2" | tail -n 20 >&2
     rm -f -- "$3"
@@ -85,12 +85,17 @@ echo "stopped, pid $pid"
 """
 
 # $1.. pid files: one line "pidfile pid alive rss_kb cpu_percent" each, then the machine.
+# The service is its process group (setsid made the pid its leader): alive while any of its
+# processes is (the shell that ran the command may be gone, the server it started is not);
+# memory and CPU are the sums over the group.
 _STATUS = r"""
 for f in "$@"; do
     pid=$(cat "$f" 2>/dev/null)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        stats=$(ps -o rss=,pcpu= -p "$pid" 2>/dev/null | tr -s ' ')
-        echo "proc $f $pid 1 $stats"
+    case "$pid" in *[!0-9]*|'') pid= ;; esac
+    if [ -n "$pid" ] && kill -0 "-$pid" 2>/dev/null; then
+        stats=$(ps -e -o pgid=,stat=,rss=,pcpu= 2>/dev/null | awk -v g="$pid" \
+            '$1 == g && $2 !~ /^Z/ {n++; r += $3; c += $4} END {if (n) print r, c}')
+        if [ -n "$stats" ]; then echo "proc $f $pid 1 $stats"; else echo "proc $f - 0"; fi
     else
         echo "proc $f - 0"
     fi

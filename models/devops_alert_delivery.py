@@ -121,6 +121,13 @@ class DevopsAlertDelivery(models.Model):
         reason = str(error) or error.__class__.__name__
         if isinstance(error, UserError) and error.args:
             reason = error.args[0]
+        if self.channel == "email" and not self.env["ir.mail_server"].sudo().search_count([]):
+            reason = self.env._(
+                "%(error)s — no outgoing mail server is set up (Settings, Technical, Outgoing "
+                "Mail Servers), so Odoo tried the SMTP server of its configuration file "
+                "(localhost:25 by default).",
+                error=reason,
+            )
         if attempts >= attempts_max:
             self.write({"state": "failed", "attempts": attempts, "last_error": reason})
             _logger.warning(

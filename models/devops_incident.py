@@ -63,6 +63,13 @@ class DevopsIncident(models.Model):
         compute="_compute_timeline",
     )
 
+    @api.depends("instance_id.name", "cause")
+    def _compute_display_name(self):
+        for incident in self:
+            incident.display_name = " — ".join(
+                part for part in (incident.instance_id.name, incident.cause) if part
+            )
+
     @api.depends("date_start", "date_end")
     def _compute_duration(self):
         for incident in self:

@@ -107,8 +107,8 @@ class DevopsInstance(models.Model):
         )
         channels = alert.delivery_ids.mapped("channel")
         message = self.env._(
-            "Test alert queued: %(notifications)s notifications, %(emails)s e-mails, "
-            "%(webhooks)s webhooks. See Operate, Alerts for how they went.",
+            "Test alert queued (notifications: %(notifications)s, e-mails: %(emails)s, "
+            "webhooks: %(webhooks)s). See Operate, Alerts for how they went.",
             notifications=channels.count("notification"),
             emails=channels.count("email"),
             webhooks=channels.count("webhook"),

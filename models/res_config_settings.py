@@ -6,6 +6,7 @@ from .devops_alert import emails_problem, translate_problem
 from .devops_exec import MAX_TIMEOUT
 
 WEBHOOKS_PARAM = "erplibre_devops.alert_webhooks"
+AUTO_RESTART_PARAM = "erplibre_devops.auto_restart"
 CRONS = {
     "devops_operate_interval": "erplibre_devops.ir_cron_operate",
     "devops_monitor_interval": "erplibre_devops.ir_cron_monitor",
@@ -54,11 +55,9 @@ class ResConfigSettings(models.TransientModel):
         config_parameter="erplibre_devops.check_retention_days",
         default=30,
     )
-    devops_auto_restart = fields.Boolean(
-        string="Restart instances that go down",
-        config_parameter="erplibre_devops.auto_restart",
-        default=True,
-    )
+    # Stored by hand as "True"/"False": with config_parameter, an unticked box deletes the
+    # parameter, and the default (ticked) comes back.
+    devops_auto_restart = fields.Boolean(string="Restart instances that go down", default=True)
     devops_restart_max_per_hour = fields.Integer(
         string="Restarts per hour at most",
         config_parameter="erplibre_devops.restart_max_per_hour",
@@ -121,6 +120,11 @@ class ResConfigSettings(models.TransientModel):
     )
 
     @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        return values if self.env.su or self.env.is_system() else _public(values)
+
+    @api.model
     def get_values(self):
         values = super().get_values()
         for field, xmlid in CRONS.items():
@@ -129,13 +133,11 @@ class ResConfigSettings(models.TransientModel):
                 values[field] = cron.sudo().interval_number
         params = self.env["ir.config_parameter"].sudo()
         values["devops_alert_webhooks"] = params.get_param(WEBHOOKS_PARAM, "")
-        if not (self.env.su or self.env.is_system()):
-            # get_values and default_get are open to every user over RPC (Odoo reads the
-            # parameters as superuser): the webhook URLs carry secret tokens, the addresses
-            # are personal data. Only administrators edit settings anyway.
-            for field in PRIVATE_SETTINGS:
-                values.pop(field, None)
-        return values
+        values["devops_auto_restart"] = params.get_param(AUTO_RESTART_PARAM, "True") in (
+            "1",
+            "True",
+        )
+        return values if self.env.su or self.env.is_system() else _public(values)
 
     def set_values(self):
         result = super().set_values()
@@ -145,6 +147,7 @@ class ResConfigSettings(models.TransientModel):
                 cron.sudo().write({"interval_number": self[field], "interval_type": "minutes"})
         params = self.env["ir.config_parameter"].sudo()
         params.set_param(WEBHOOKS_PARAM, (self.devops_alert_webhooks or "").strip() or False)
+        params.set_param(AUTO_RESTART_PARAM, str(bool(self.devops_auto_restart)))
         return result
 
     @api.constrains(
@@ -214,3 +217,10 @@ class ResConfigSettings(models.TransientModel):
                 raise ValidationError(
                     self.env._("The TLS certificate warning must be from 1 to 365 days ahead.")
                 )
+
+
+def _public(values):
+    """``values`` without the private settings: get_values and default_get are open to every
+    user over RPC (Odoo reads the parameters as superuser), and the webhook URLs carry secret
+    tokens, the addresses are personal data. Only administrators edit settings anyway."""
+    return {name: value for name, value in values.items() if name not in PRIVATE_SETTINGS}

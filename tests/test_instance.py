@@ -77,6 +77,13 @@ class TestInstance(InstanceMixin, RunnerCase):
         write_health_server(cls.tmp)
         cls.workspace = cls.make_workspace(path=cls.tmp)
 
+    def test_restart_policy_of_new_instances_follows_the_settings(self):
+        Settings = self.env["res.config.settings"]
+        for ticked in (False, True, False):
+            Settings.create({"devops_auto_restart": ticked}).execute()
+            self.assertEqual(Settings.get_values()["devops_auto_restart"], ticked)
+            self.assertEqual(self.make_instance(self.workspace).auto_restart, ticked)
+
     def test_incident_acknowledge_assign_note(self):
         """Users take an incident, assign it to DevOps users only, and annotate it; the first
         acknowledgement stays, and the rest of the record is history."""

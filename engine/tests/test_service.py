@@ -1,5 +1,6 @@
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -54,6 +55,35 @@ def test_start_status_stop_a_real_service(server_dir):
     assert result.ok and f"stopped, pid {pid}" in capture.text()
     assert not probe.port_open("127.0.0.1", port)
     assert not os.path.exists(pid_file)
+    assert probe.local_process(pid_file)[0] is False
+
+
+def test_the_service_is_its_process_group(server_dir):
+    """The shell that ran the command killed, the server it started still answers: the
+    service is alive (here and by the status script), and Stop ends it."""
+    port = free_port()
+    pid_file, log_file = service.paths(str(server_dir), 9)
+    command = service.expand("python3 -u health_server.py {port} & wait", port, None)
+    result, capture = run(service.process_start_argv(command, log_file, pid_file), str(server_dir))
+    assert result.ok, capture.text()
+    deadline = time.monotonic() + 10
+    while not probe.port_open("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive, leader, rss, _cpu = probe.local_process(pid_file)
+    assert alive and rss > 1
+    os.kill(leader, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{leader}") and time.monotonic() < deadline:
+        time.sleep(0.05)  # reaped by init
+    assert probe.probe("127.0.0.1", port, f"http://127.0.0.1:{port}/web/health").healthy
+    alive, pid, rss, _cpu = probe.local_process(pid_file)
+    assert (alive, pid) == (True, leader) and rss > 1
+    _result, capture = run(service.status_argv([pid_file]))
+    procs, _machine = service.parse_status(capture.text())
+    assert procs[pid_file][:2] == (True, leader) and procs[pid_file][2] > 1
+    result, capture = run(service.process_stop_argv(pid_file))
+    assert result.ok, capture.text()
+    assert not probe.port_open("127.0.0.1", port)
     assert probe.local_process(pid_file)[0] is False
 
 

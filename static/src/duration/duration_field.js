@@ -53,3 +53,30 @@ registry.category("fields").add("devops_duration", {
         {name: "date_start", type: "datetime"},
     ],
 });
+
+/**
+ * The length of a span in minutes (an incident, a state of an instance's history): while it
+ * is open (no end yet), the time since it started, ticking; then "2 min 5 s", "3 h 12 min".
+ */
+export class SpanMinutesField extends DurationField {
+    get running() {
+        return !this.props.record.data.date_end && this.props.record.data.date_start;
+    }
+
+    get text() {
+        if (this.running) {
+            const started = this.props.record.data.date_start;
+            return formatSeconds(Math.max(0, this.state.now.diff(started, "seconds").seconds));
+        }
+        return formatSeconds((this.props.record.data[this.props.name] || 0) * 60);
+    }
+}
+
+registry.category("fields").add("devops_span_minutes", {
+    component: SpanMinutesField,
+    supportedTypes: ["float"],
+    fieldDependencies: [
+        {name: "date_start", type: "datetime"},
+        {name: "date_end", type: "datetime"},
+    ],
+});

@@ -39,7 +39,8 @@ export class UptimeField extends Component {
         return this.props.record.data[this.props.name];
     }
     get known() {
-        return this.value !== false && this.value >= 0;
+        // a record not saved yet has no history: no data, never 0 %
+        return Boolean(this.props.record.resId) && this.value !== false && this.value >= 0;
     }
     get text() {
         return this.known ? `${this.value.toFixed(2)} %` : _t("no data");
