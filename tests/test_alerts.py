@@ -339,7 +339,7 @@ class TestAlerts(InstanceMixin, RunnerCase):
         with self.assertRaises(AccessError):
             instance.with_user(self.devops_user).action_send_test_alert()
         action = instance.with_user(self.devops_manager).action_send_test_alert()
-        self.assertIn("1 webhooks", action["params"]["message"])
+        self.assertIn("webhooks: 1)", action["params"]["message"])
         self.send_alerts()
         self.assertEqual([b["kind"] for b in receiver.delivered()], ["test"])
         self.assertEqual(len(self.smtp.messages), 1)
