@@ -77,6 +77,29 @@ class TestInstance(InstanceMixin, RunnerCase):
         write_health_server(cls.tmp)
         cls.workspace = cls.make_workspace(path=cls.tmp)
 
+    def test_operate_comes_back_within_seconds_while_an_instance_starts(self):
+        """A finished start has the operate cron look at once; while an instance is still
+        starting, the cron says it has more to do (Odoo runs it again at once) instead of
+        waiting a minute."""
+        cron = self.env.ref("erplibre_devops.ir_cron_operate")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        instance = self.make_instance(self.workspace, start_command="sleep 60")
+        before = Trigger.search_count([("cron_id", "=", cron.id)])
+        instance.action_start()
+        self.run_all()
+        self.assertEqual(instance.action_exec_id.state, "done")
+        self.assertGreater(Trigger.search_count([("cron_id", "=", cron.id)]), before)
+        progress = self.env["ir.cron.progress"].sudo().create({"cron_id": cron.id})
+        operate = self.env["devops.instance"].with_context(ir_cron_progress_id=progress.id)
+        operate._cron_operate()
+        self.assertEqual(instance.state, "starting")  # alive, not answering yet: in its grace
+        self.assertGreaterEqual(progress.done, 1)
+        self.assertEqual(progress.remaining, 1)
+        instance.action_stop()
+        self.run_all()
+        operate._cron_operate()
+        self.assertEqual(progress.remaining, 0)
+
     def test_restart_policy_of_new_instances_follows_the_settings(self):
         Settings = self.env["res.config.settings"]
         for ticked in (False, True, False):
