@@ -14,6 +14,7 @@ import http.client
 import logging
 import os
 import socket
+import threading
 import time
 import urllib.parse
 
@@ -138,15 +139,45 @@ def local_process(pid_file):
         except OSError:
             return False, pid, 0.0, 0.0
         return True, pid, 0.0, 0.0
-    members = _group_members(pid)
+    members = _leader_tree(pid) or _group_members(pid)
     if not members:
         return False, pid, 0.0, 0.0
     rss = cpu = 0.0
     for member in members:
         with contextlib.suppress(psutil.Error):
+            member = _known(member)
             rss += member.memory_info().rss
             cpu += member.cpu_percent(interval=None)
     return True, pid, rss / 2**20, cpu
+
+
+_KNOWN_LOCK = threading.Lock()
+_KNOWN = {}  # pid: psutil.Process seen before (CPU % is measured since the previous call)
+
+
+def _known(proc):
+    """The Process object seen at the previous check for this process, if any: a fresh one
+    always reports 0 % CPU."""
+    with _KNOWN_LOCK:  # probes run in threads
+        seen = _KNOWN.get(proc.pid)
+        if seen is not None and seen == proc:  # same pid and start time
+            return seen
+        if len(_KNOWN) > 4096:
+            for pid in [pid for pid, old in _KNOWN.items() if not old.is_running()]:
+                del _KNOWN[pid]
+        _KNOWN[proc.pid] = proc
+        return proc
+
+
+def _leader_tree(pid):
+    """The common case, fast: the leader alive, and its descendants."""
+    try:
+        leader = psutil.Process(pid)
+        if leader.status() == psutil.STATUS_ZOMBIE:
+            return []
+        return [leader, *leader.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def _group_members(pgid):

@@ -810,7 +810,7 @@ class DevopsInstance(models.Model):
             "last_http_status": seen.http_status,
             "last_latency_ms": seen.latency_ms,
             "last_error": False if state == "running" else (seen.error or False),
-            "pid": seen.pid,
+            "pid": seen.pid if seen.alive else 0,  # no stale pid beside "not running"
         }
         if state != self.state:
             values.update(state=state, state_date=now)

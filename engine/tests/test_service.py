@@ -87,6 +87,20 @@ def test_the_service_is_its_process_group(server_dir):
     assert probe.local_process(pid_file)[0] is False
 
 
+def test_cpu_is_measured_between_two_checks(server_dir):
+    pid_file, log_file = service.paths(str(server_dir), 10)
+    busy = "python3 -c 'while True: pass'"
+    result, capture = run(service.process_start_argv(busy, log_file, pid_file), str(server_dir))
+    assert result.ok, capture.text()
+    try:
+        probe.local_process(pid_file)
+        time.sleep(0.5)
+        alive, _pid, _rss, cpu = probe.local_process(pid_file)
+        assert alive and cpu > 20
+    finally:
+        run(service.process_stop_argv(pid_file))
+
+
 def test_start_fails_clearly_when_the_service_dies(server_dir):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
