@@ -7,13 +7,17 @@ import {Component, onMounted, onWillUnmount, useState} from "@odoo/owl";
 import {registry} from "@web/core/registry";
 import {standardFieldProps} from "@web/views/fields/standard_field_props";
 
-export function formatSeconds(seconds) {
-    if (seconds < 60) {
+export function formatSeconds(seconds, precise = true) {
+    if (seconds < 60 && precise) {
         return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
     }
-    const minutes = Math.floor(seconds / 60);
+    const whole = Math.round(seconds);
+    if (whole < 60) {
+        return `${whole} s`;
+    }
+    const minutes = Math.floor(whole / 60);
     if (minutes < 60) {
-        return `${minutes} min ${Math.round(seconds % 60)} s`;
+        return `${minutes} min ${whole % 60} s`;
     }
     return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
@@ -66,9 +70,12 @@ export class SpanMinutesField extends DurationField {
     get text() {
         if (this.running) {
             const started = this.props.record.data.date_start;
-            return formatSeconds(Math.max(0, this.state.now.diff(started, "seconds").seconds));
+            return formatSeconds(
+                Math.max(0, this.state.now.diff(started, "seconds").seconds),
+                false
+            );
         }
-        return formatSeconds((this.props.record.data[this.props.name] || 0) * 60);
+        return formatSeconds((this.props.record.data[this.props.name] || 0) * 60, false);
     }
 }
 
