@@ -58,7 +58,7 @@ def uptime(intervals, since, until, excluded=()):
     up, observed = up_and_observed(intervals, since, until, excluded)
     if observed <= 0:
         return None
-    return 100.0 * up / observed
+    return round(100.0 * up / observed, 6)  # no 99.99999999999999 out of float sums
 
 
 def per_day(intervals, days, until, excluded=()):
