@@ -58,7 +58,9 @@ def uptime(intervals, since, until, excluded=()):
     up, observed = up_and_observed(intervals, since, until, excluded)
     if observed <= 0:
         return None
-    return round(100.0 * up / observed, 6)  # no 99.99999999999999 out of float sums
+    if observed - up < 1e-6:  # all up: exactly 100, not 99.99999999999999 out of float sums
+        return 100.0
+    return 100.0 * up / observed
 
 
 def per_day(intervals, days, until, excluded=()):

@@ -58,3 +58,17 @@ def test_per_day():
     assert [d.day for d, _ in days] == [28, 29, 30]
     assert days[0][1] == 100.0
     assert days[2][1] == 0.0
+
+
+def test_always_up_is_exactly_100():
+    """Many odd-length running spans with windows cut out: 100.0, not 99.99999999999999."""
+    start = T0 - datetime.timedelta(hours=20)
+    history, windows = [], []
+    for i in range(300):
+        low = start + datetime.timedelta(seconds=i * 97.123457)
+        history.append(("running", low, low + datetime.timedelta(seconds=97.123457)))
+        windows.append(
+            (low + datetime.timedelta(seconds=3.3), low + datetime.timedelta(seconds=5.7))
+        )
+    value = uptime.uptime(history, T0 - datetime.timedelta(days=1), T0, windows)
+    assert value == 100.0
