@@ -9,6 +9,7 @@
  */
 import {Component} from "@odoo/owl";
 import {_t} from "@web/core/l10n/translation";
+import {deserializeDateTime, formatDateTime} from "@web/core/l10n/dates";
 import {registry} from "@web/core/registry";
 import {standardFieldProps} from "@web/views/fields/standard_field_props";
 
@@ -60,7 +61,7 @@ export class StatusStripField extends Component {
             date,
             state,
             className: {up: "bg-success", down: "bg-danger"}[state] || "bg-secondary",
-            title: `${date} UTC: ${labels[state] || state}` +
+            title: `${formatDateTime(deserializeDateTime(date))}: ${labels[state] || state}` +
                 (status ? `, HTTP ${status}` : "") + (ms ? `, ${Math.round(ms)} ms` : ""),
         }));
     }

@@ -4,6 +4,7 @@
  * recent failed runs — each a click away — following the operate cron without a reload.
  */
 import {Component, onWillStart, useState} from "@odoo/owl";
+import {deserializeDateTime, formatDateTime} from "@web/core/l10n/dates";
 import {registry} from "@web/core/registry";
 import {useService} from "@web/core/utils/hooks";
 import {useChangePolling} from "../live/changes";
@@ -33,6 +34,11 @@ export class DevopsOverview extends Component {
             views: [[false, "form"]],
             target: "current",
         });
+    }
+
+    /** A date the server sends in UTC ("2026-11-30 08:04:35"), in the user's time zone. */
+    local(text) {
+        return text ? formatDateTime(deserializeDateTime(text)) : "";
     }
 
     openList(xmlid) {
