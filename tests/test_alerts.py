@@ -639,3 +639,50 @@ class TestAlertsBrowser(HttpCase):
         self.browser_js("/odoo", code, login="admin", timeout=90)
         delivery.invalidate_recordset()
         self.assertEqual(delivery.state, "sent")
+
+    def test_notification_reaches_every_tab(self):
+        """The tab that asks the server passes the alerts on to the user's other tabs (here: a
+        second BroadcastChannel of the same page, as another tab would have)."""
+        machine = self.env.ref(xmlid("machine_local"))
+        workspace = self.env["devops.workspace"].create(
+            {"name": "Tabs workspace", "path": "/srv/tabs", "machine_id": machine.id}
+        )
+        instance = self.env["devops.instance"].create(
+            {"name": "Tabs instance", "workspace_id": workspace.id, "port": free_port()}
+        )
+        self.env["ir.config_parameter"].sudo().set_param(PARAM + "alert_email_to", "none")
+        admin = self.env.ref("base.user_admin")
+        code = r"""
+        (async function () {
+            const heard = [];
+            const otherTab = new BroadcastChannel("erplibre_devops_alerts_UID");
+            otherTab.onmessage = (event) => heard.push(...event.data);
+            // A manager sends a test alert: its notification is for the managers.
+            const response = await fetch("/web/dataset/call_kw", {
+                method: "POST",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify({jsonrpc: "2.0", method: "call", params: {
+                    model: "devops.instance", method: "action_send_test_alert",
+                    args: [[INSTANCE]], kwargs: {}}}),
+            });
+            const body = await response.json();
+            if (body.error) {
+                throw new Error("the test alert failed: " + JSON.stringify(body.error));
+            }
+            document.dispatchEvent(new Event("visibilitychange"));  // ask now
+            const start = Date.now();
+            while (Date.now() - start < 40000) {
+                const here = [...document.querySelectorAll(".o_notification")].some((n) =>
+                    n.textContent.includes("this channel works"));
+                const there = heard.some((a) => (a.message || "").includes("this channel works"));
+                if (here && there) {
+                    console.log("test successful");
+                    return;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+            throw new Error("Timed out: shown here " + [...document.querySelectorAll(
+                ".o_notification")].length + ", passed on " + JSON.stringify(heard));
+        })();
+        """.replace("UID", str(admin.id)).replace("INSTANCE", str(instance.id))
+        self.browser_js("/odoo", code, login="admin", timeout=90)

@@ -3,9 +3,10 @@
  * DevOps alerts as notifications of the web client (the addon depends on base and web only:
  * no bus). For DevOps users, every POLL_MS (and when the tab comes back into view) it asks
  * the server for the current user's alerts not shown yet — one cheap call, which marks them
- * shown — and shows each with the notification service: sticky for an instance down or
- * given up, with a button that opens the instance. The server decides who gets them: the
- * DevOps managers, and the users who asked in their preferences.
+ * shown — and shows each with the notification service, in every open tab of the user (a
+ * BroadcastChannel passes them from the tab that asked to the others): sticky for an
+ * instance down or given up, with a button that opens the instance. The server decides who
+ * gets them: the DevOps managers, and the users who asked in their preferences.
  */
 import {browser} from "@web/core/browser/browser";
 import {_t} from "@web/core/l10n/translation";
@@ -20,6 +21,12 @@ export const devopsAlertService = {
 
     start(env, {orm, notification, action}) {
         let busy = false;
+        // One tab asks the server (which marks the alerts shown); every open tab of the user
+        // shows them: the tab that got them passes them on to the others.
+        const channel =
+            typeof BroadcastChannel === "undefined"
+                ? null
+                : new BroadcastChannel(`erplibre_devops_alerts_${user.userId}`);
 
         function show(alert) {
             const buttons = [];
@@ -59,6 +66,9 @@ export const devopsAlertService = {
                 for (const alert of alerts) {
                     show(alert);
                 }
+                if (alerts.length && channel) {
+                    channel.postMessage(alerts);
+                }
             } catch {
                 // Offline, logged out, the server restarting: the next poll asks again.
             } finally {
@@ -69,6 +79,13 @@ export const devopsAlertService = {
         user.hasGroup("erplibre_devops.group_devops_user").then((isDevopsUser) => {
             if (!isDevopsUser) {
                 return;
+            }
+            if (channel) {
+                channel.onmessage = (event) => {
+                    for (const alert of Array.isArray(event.data) ? event.data : []) {
+                        show(alert);
+                    }
+                };
             }
             browser.setTimeout(poll, FIRST_POLL_MS);
             browser.setInterval(poll, POLL_MS);
