@@ -758,17 +758,23 @@ class DevopsInstance(models.Model):
     def _cron_operate(self):
         """Look at every started instance.  While one is starting or restarting, the cron
         comes back every SETTLE_INTERVAL seconds (Odoo's cron progress: "more to do"), not a
-        minute later: a service shows *Running* within seconds of answering."""
+        minute later, after quick passes: a service shows *Running* within seconds of
+        answering."""
         if self.env.context.get("ir_cron_progress_id"):
             last = _LAST_PASS.get(self.env.cr.dbname, 0.0)
             wait = last + SETTLE_INTERVAL - time.monotonic()
             if wait > 0:  # nothing written yet in this transaction: no lock is held
                 time.sleep(min(wait, SETTLE_INTERVAL))
         instances = self.search([("state", "!=", "stopped")])
+        started = time.monotonic()
         instances._operate()
-        _LAST_PASS[self.env.cr.dbname] = time.monotonic()
+        _LAST_PASS[self.env.cr.dbname] = done = time.monotonic()
         settling = instances.filtered(lambda i: i.state in ("starting", "restarting"))
-        self.env["ir.cron"]._notify_progress(done=len(instances), remaining=len(settling))
+        # Only after a quick pass: Odoo runs up to 10 batches in one go, and a cron worker
+        # is killed after limit_time_real_cron (120 s by default); a slow pass (a machine
+        # that does not answer) waits for the next regular run.
+        remaining = len(settling) if done - started < SETTLE_INTERVAL else 0
+        self.env["ir.cron"]._notify_progress(done=len(instances), remaining=remaining)
 
     def _check_soon(self):
         """Have the operate cron look at the instances now (after a start, a restart)."""

@@ -54,29 +54,19 @@ class DevopsInstance(models.Model):
     )
 
     def _compute_in_maintenance(self):
-        now = fields.Datetime.now()
-        windows = self.env["devops.maintenance.window"]._windows(
-            self.ids, now, now + datetime.timedelta(seconds=1)
-        )
+        under_way = self._under_maintenance(fields.Datetime.now())
         for instance in self:
-            instance.in_maintenance = bool(windows.get(instance.id))
+            instance.in_maintenance = instance.id in under_way
 
     def _in_maintenance(self, when=None):
         """Whether a maintenance window of this instance covers ``when`` (default: now)."""
         self.ensure_one()
-        when = when or fields.Datetime.now()
-        return bool(
-            self.env["devops.maintenance.window"]
-            .sudo()
-            .search_count(
-                [
-                    ("instance_id", "=", self.id),
-                    ("date_start", "<=", when),
-                    ("date_end", ">", when),
-                ],
-                limit=1,
-            )
-        )
+        return self.id in self._under_maintenance(when or fields.Datetime.now())
+
+    def _under_maintenance(self, when):
+        """The ids of these instances that a maintenance window covers at ``when``."""
+        Window = self.env["devops.maintenance.window"].sudo()
+        return set(Window._windows(self.ids, when, when + datetime.timedelta(seconds=1)))
 
     @api.constrains("alert_emails")
     def _check_alert_emails(self):
