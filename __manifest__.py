@@ -2,7 +2,7 @@
     "name": "ERPLibre DevOps",
     "summary": "Plan, code, build, test, release, deploy, operate and monitor Odoo "
     "instances on your own machines",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Productivity/DevOps",
     "author": "ERPLibre DevOps contributors",
     "website": "https://github.com/ERPLibre/erplibre_devops",
@@ -10,7 +10,7 @@
     "application": True,
     "depends": ["base", "web"],
     "external_dependencies": {
-        "python": ["paramiko", "docker", "psutil"],
+        "python": ["paramiko", "docker", "psutil", "PyYAML"],
     },
     "data": [
         "security/devops_security.xml",
@@ -22,7 +22,11 @@
         "data/devops_alert_cron_data.xml",
         "views/devops_stage_views.xml",
         "views/devops_machine_views.xml",
+        "wizard/devops_repos_import_wizard_views.xml",
+        "views/devops_workspace_repo_views.xml",
         "views/devops_workspace_views.xml",
+        "views/devops_module_views.xml",
+        "views/devops_build_views.xml",
         "views/devops_instance_views.xml",
         "views/devops_incident_views.xml",
         "views/devops_instance_check_views.xml",
@@ -45,6 +49,7 @@
         "wizard/devops_pipeline_launch_wizard_views.xml",
         "wizard/devops_instance_log_wizard_views.xml",
         "wizard/devops_machine_host_key_wizard_views.xml",
+        "wizard/devops_instance_new_wizard_views.xml",
         "views/res_config_settings_views.xml",
         "views/devops_menus.xml",
     ],

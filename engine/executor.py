@@ -43,6 +43,15 @@ exit 0
 """
 
 
+def check_file_target(path, mode):
+    """Refuse a path or a mode that ``write_file`` must never be given."""
+    problem = validation.check_absolute_path(path)
+    if problem:
+        raise ExecError(str(problem))
+    if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
+        raise ExecError("A file mode is an integer from 0 to 0o777.")
+
+
 class ExecError(Exception):
     """A run could not start or reach its machine; ``str()`` is a message for the user."""
 
@@ -179,17 +188,35 @@ class Executor:
         result.duration = time.monotonic() - start
         return result
 
-    def read_stdout(self, argv, cwd=None, env=None, timeout=30):
+    def read_stdout(self, argv, cwd=None, env=None, timeout=30, limit=None):
         """Run a short command and read its stdout: ``(True, stdout)`` (raw text, NUL bytes
-        kept), or ``(False, what went wrong)`` (its output, or why it could not run)."""
-        capture = Capture()
+        kept), or ``(False, what went wrong)`` (its output, or why it could not run).
+        Without ``limit``, a long output keeps its head and tail only; with it, the whole
+        output up to ``limit`` bytes is read, and a longer one is a failure."""
+        capture = Capture() if limit is None else Capture(head=limit, tail=0)
         try:
             result = self.run(RunSpec(list(argv), cwd=cwd, env=env or {}, timeout=timeout), capture)
         except ExecError as error:
             return False, str(error)
+        if limit is not None and capture.streams["stdout"].truncated:
+            return False, f"The output is over {limit} bytes."
         if result.ok:
             return True, capture.text("stdout", raw=True)
         return False, capture.text() or f"exit status {result.exit_code}"
+
+    def write_file(self, path, data, mode=0o600):
+        """Write ``data`` (bytes) to the absolute ``path`` on the machine, with ``mode``; its
+        folder is made (mode 700) when missing.  The content never appears in a command
+        line: secrets (deploy keys, tokens, configuration files with passwords) go this way.
+        Raises ExecError."""
+        raise NotImplementedError
+
+    def home(self):
+        """The home folder of the user the commands run as (absolute path)."""
+        ok, out = self.read_stdout(["/bin/sh", "-c", 'printf %s "$HOME"'], timeout=20)
+        if not ok or not out.startswith("/"):
+            raise ExecError(f"The home folder could not be read: {out.strip()[-500:]}")
+        return out
 
     def start_job(self, spec, jobs_dir=None):
         """Launch ``spec`` detached (engine.jobs); returns its Job.  ``spec.token`` names it."""

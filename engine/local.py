@@ -15,7 +15,7 @@ import signal
 import subprocess
 
 from . import jobs
-from .executor import TOKEN_VAR, ExecError, Executor
+from .executor import TOKEN_VAR, ExecError, Executor, check_file_target
 from .output import STDERR, STDOUT
 
 try:
@@ -143,6 +143,23 @@ class LocalExecutor(Executor):
         job = jobs.LocalJob(spec.token, path)
         job.pid = int(launched.stdout.split()[-1])
         return job
+
+    def write_file(self, path, data, mode=0o600):
+        check_file_target(path, mode)
+        folder = os.path.dirname(path)
+        temporary = f"{path}.devops-tmp"
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            descriptor = os.open(temporary, flags, mode)
+            with os.fdopen(descriptor, "wb") as handle:
+                os.fchmod(handle.fileno(), mode)
+                handle.write(data)
+            os.replace(temporary, path)
+        except OSError as error:
+            raise ExecError(f"Could not write {path}: {error.strerror or error}") from error
 
     def attach_job(self, token, jobs_dir=None):
         job = jobs.LocalJob(token, jobs.job_path(jobs_dir, token))

@@ -37,7 +37,7 @@ import time
 import paramiko
 
 from . import jobs, validation
-from .executor import ExecError, Executor, RunSpec, kill_marked_argv
+from .executor import ExecError, Executor, RunSpec, check_file_target, kill_marked_argv
 from .output import STDERR, STDOUT, Capture
 
 PID_MARKER = b"\x1eDEVOPS-PID "
@@ -328,6 +328,15 @@ def remote_command(spec):
     return "exec " + shlex.join(argv)
 
 
+# $1 path, $2 octal mode; the content comes on stdin (never in a command line).
+_WRITE_FILE = r"""
+umask 077
+mkdir -p -- "$(dirname -- "$1")" || exit 1
+t=$1.devops-tmp
+rm -f -- "$t" && cat > "$t" && chmod "$2" "$t" && mv -f -- "$t" "$1"
+"""
+
+
 class _Handle:
     def __init__(self, client, channel, token=None):
         self.client = client
@@ -364,6 +373,32 @@ class SSHExecutor(Executor):
         job.pid = int(capture.text(STDOUT).split()[-1])
         job.follow()
         return job
+
+    def write_file(self, path, data, mode=0o600):
+        check_file_target(path, mode)
+        argv = ["/bin/sh", "-c", _WRITE_FILE, "devops-write", path, f"{mode:o}"]
+        channel = self._open_channel(shlex.join(argv))
+        try:
+            channel.sendall(data)
+            channel.shutdown_write()
+            errors = b""
+            deadline = time.monotonic() + max(self.target.connect_timeout, 30)
+            while not channel.exit_status_ready():
+                if channel.recv_stderr_ready():
+                    errors += channel.recv_stderr(CHUNK)
+                if time.monotonic() > deadline:
+                    raise ExecError(f"Writing {path} on {self.target.label} timed out.")
+                time.sleep(0.01)
+            while channel.recv_stderr_ready():
+                errors += channel.recv_stderr(CHUNK)
+            status = channel.recv_exit_status()
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise SSHError(f"Writing {path} on {self.target.label} failed: {error}") from error
+        finally:
+            channel.close()
+        if status != 0:
+            message = errors.decode("utf-8", "replace").strip() or f"exit status {status}"
+            raise ExecError(f"Could not write {path} on {self.target.label}: {message}")
 
     def attach_job(self, token, jobs_dir=None):
         job = self._job(token, jobs.job_path(jobs_dir or jobs.REMOTE_JOBS_DIR, token))

@@ -3,6 +3,10 @@ from . import devops_secret
 from . import devops_stage
 from . import devops_machine
 from . import devops_workspace
+from . import devops_workspace_repo
+from . import devops_module
+from . import devops_build
+from . import devops_workspace_build
 from . import devops_instance
 from . import devops_incident
 from . import devops_instance_check
@@ -13,6 +17,7 @@ from . import devops_exec_runner
 from . import devops_exec_error
 from . import devops_code_todo
 from . import devops_pipeline_actions
+from . import devops_pipeline_actions_build
 from . import devops_pipeline
 from . import devops_pipeline_step
 from . import devops_pipeline_run

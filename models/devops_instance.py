@@ -44,7 +44,7 @@ PARAM = "erplibre_devops."
 
 class DevopsInstance(models.Model):
     _name = "devops.instance"
-    _inherit = ["devops.input.mixin"]
+    _inherit = ["devops.input.mixin", "devops.secret.mixin"]
     _devops_unique_name = True
     _description = "DevOps Instance"
     _order = "name, id"
@@ -84,6 +84,22 @@ class DevopsInstance(models.Model):
         help="A GET here must answer 2xx; Odoo's /web/health by default. Empty: the open "
         "port is enough.",
     )
+    build_id = fields.Many2one(
+        "devops.build",
+        string="Build",
+        ondelete="set null",
+        index=True,
+        help="The build (virtualenv) the instance runs with, when the app made it.",
+    )
+    config_path = fields.Char(
+        string="Configuration file",
+        readonly=True,
+        copy=False,
+        help="The Odoo configuration file the app wrote (mode 600: it holds passwords).",
+    )
+    db_host = fields.Char(string="PostgreSQL host", help="Empty: the local socket.")
+    db_port = fields.Integer(string="PostgreSQL port", help="0: the default port.")
+    db_user = fields.Char(string="PostgreSQL user", help="Empty: the system user's name.")
     state = fields.Selection(
         INSTANCE_STATES,
         default="stopped",
@@ -303,6 +319,11 @@ class DevopsInstance(models.Model):
 
     def _paths(self):
         return service.paths(self.workspace_id.path, self.id)
+
+    def _odoo_config_path(self):
+        self.ensure_one()
+        folder = f"{self.workspace_id.path.rstrip('/')}/{service.STATE_DIR}"
+        return f"{folder}/instance-{self.id}.conf"
 
     def _start_argv(self):
         self.ensure_one()

@@ -69,6 +69,9 @@ class DevopsPipelineActions(models.AbstractModel):
     def _after(self, step, run):
         hook = getattr(self, f"_after_{step.action}", None)
         if run.state != "done":
+            on_failure = getattr(self, f"_failed_{step.action}", None)
+            if on_failure:
+                return on_failure(step, run)
             return failed(run._problem())
         return hook(step, run) if hook else done()
 
@@ -77,9 +80,10 @@ class DevopsPipelineActions(models.AbstractModel):
         return getattr(self, f"_check_{step.action}")(step)
 
     @api.model
-    def _queue(self, step, argv, instance_action=None):
+    def _queue(self, step, argv, instance_action=None, env=None, title=None):
         """Queue ``argv`` (or a shell line) in the step's target folder, as the run's user;
-        the step waits for it."""
+        the step waits for it.  ``env``: the variables to add (default: git's); ``title``:
+        the run's title after the pipeline run's name (default: the step's name)."""
         run = step.run_id
         Exec = self.env["devops.exec"].with_user(run.user_id).sudo()
         instance = run.instance_id
@@ -92,10 +96,10 @@ class DevopsPipelineActions(models.AbstractModel):
             workspace=run.workspace_id,
             instance=instance if instance_action else None,
             action=instance_action,
-            env=git.GIT_ENV,
+            env=git.GIT_ENV if env is None else env,
             builtin=True,
             owner=step,
-            title=f"{run.name}: {step.name}",
+            title=f"{run.name}: {title or step.name}",
         )
         return Outcome("exec", exec_id=exec_id)
 

@@ -126,6 +126,8 @@ class DevopsWorkspace(models.Model):
         form.  Not recorded as runs (the command is fixed, and only reads)."""
         for workspace in self:
             workspace.sudo().write(dict.fromkeys(_GIT_SUMMARY, False))
+            if workspace.repo_ids and not workspace.git_root:
+                continue  # repositories in sub-folders: their clone says how they are
             problem = workspace._location_problem()
             if problem:
                 workspace.sudo().write(
@@ -305,7 +307,7 @@ class DevopsWorkspace(models.Model):
     def _cron_refresh_git(self):
         """Keep every workspace's git summary fresh (not recorded as runs); a problem with
         one workspace is recorded on it and never stops the others."""
-        for workspace in self.search([("active", "=", True)]):
+        for workspace in self.search([("active", "=", True), ("git_root", "=", True)]):
             try:
                 with self.env.cr.savepoint():
                     workspace.with_context(devops_git_soft=True)._git_status(record=False)

@@ -1,7 +1,10 @@
+import shlex
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import alerts
+from ..engine.validation import CONTROL
 from .devops_alert import emails_problem, translate_problem
 from .devops_exec import MAX_TIMEOUT
 
@@ -14,7 +17,7 @@ CRONS = {
 
 
 # Read by administrators only (see get_values).
-PRIVATE_SETTINGS = ("devops_alert_webhooks", "devops_alert_emails")
+PRIVATE_SETTINGS = ("devops_alert_webhooks", "devops_alert_emails", "devops_pip_options")
 
 
 class ResConfigSettings(models.TransientModel):
@@ -119,6 +122,20 @@ class ResConfigSettings(models.TransientModel):
         default=14,
     )
 
+    devops_pip_options = fields.Char(
+        string="pip options of builds",
+        groups="base.group_system",
+        config_parameter="erplibre_devops.pip_options",
+        help="Added to every pip install of a build, such as --no-index --find-links "
+        "/srv/wheels (offline) or --index-url https://pypi.example.com/simple.",
+    )
+    devops_build_keep = fields.Integer(
+        string="Builds kept per workspace",
+        config_parameter="erplibre_devops.build_keep",
+        default=5,
+        help="Older builds and their virtualenvs are removed, except those an instance uses.",
+    )
+
     @api.model
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
@@ -163,6 +180,8 @@ class ResConfigSettings(models.TransientModel):
         "devops_restart_backoff",
         "devops_log_keep",
         "devops_log_max_mb",
+        "devops_build_keep",
+        "devops_pip_options",
     )
     def _check_devops_settings(self):
         for settings in self:
@@ -193,6 +212,17 @@ class ResConfigSettings(models.TransientModel):
                 raise ValidationError(self.env._("Log files kept must be from 1 to 100."))
             if not 1 <= settings.devops_log_max_mb <= 10000:
                 raise ValidationError(self.env._("The log file size must be from 1 to 10000 MB."))
+            if not 1 <= settings.devops_build_keep <= 1000:
+                raise ValidationError(self.env._("Builds kept must be from 1 to 1000."))
+            options = settings.devops_pip_options or ""
+            if CONTROL.search(options):
+                raise ValidationError(self.env._("pip options are one line."))
+            try:
+                shlex.split(options)
+            except ValueError as error:
+                raise ValidationError(
+                    self.env._("The pip options do not parse: %(error)s", error=error)
+                ) from error
 
     @api.constrains(
         "devops_alert_email_to",

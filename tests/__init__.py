@@ -15,3 +15,4 @@ from . import test_hostile_input
 from . import test_pipeline
 from . import test_ui_live
 from . import test_alerts
+from . import test_build

@@ -149,6 +149,9 @@ class TestHostileInput(GitMixin, RunnerCase):
         # Fields are swept on records of their own: accepted values stay (each run queued by
         # an accepted value must stay too, to run at the end), the others' records not.
         cls.scratch_workspace = cls.make_workspace(name="Scratch", path="/srv/scratch")
+        cls.repo = cls.env["devops.workspace.repo"].create(
+            {"workspace_id": cls.scratch_workspace.id, "url": "https://example.com/x.git"}
+        )
         cls.scratch = cls.env["devops.instance"].create(
             {"name": "Scratch", "workspace_id": cls.scratch_workspace.id, "port": 18091}
         )
@@ -269,6 +272,19 @@ class TestHostileInput(GitMixin, RunnerCase):
                 )
                 .action_run()
             ),
+            # Code and Build: repositories, refs, repos.yaml, the new instance dialog.
+            "repo.url": lambda v: self.repo.with_user(manager).write({"url": v}),
+            "repo.branch": lambda v: self.repo.with_user(manager).write({"branch": v}),
+            "repo.folder": lambda v: self.repo.with_user(manager).write({"folder": v}),
+            "repo.depth": lambda v: self.repo.with_user(manager).write({"depth": v}),
+            "repo.token": lambda v: self.repo.with_user(manager).write({"token": v}),
+            "changed_modules(from_ref)": lambda v: workspace.changed_modules(v, "HEAD"),
+            "import_repos_yaml": lambda v: self.scratch_workspace.with_user(
+                manager
+            ).import_repos_yaml(v),
+            "new instance": lambda v: self._new_instance_check(
+                manager, {"database": v, "modules": v, "lang": v, "db_host": v}
+            ),
         }
         accepted = {label: self.sweep(label, call) for label, call in targets.items()}
         # Whatever was accepted ran for real: no payload may have executed.
@@ -278,8 +294,27 @@ class TestHostileInput(GitMixin, RunnerCase):
         self.assertEqual(os.listdir(self.canary), [], accepted)
         self.assertFalse(self.env["devops.exec"].search([("state", "in", ("queued", "running"))]))
         # Values were refused where they must be: nothing hostile got into these.
-        for label in ("machine.host", "machine.ssh_user", "instance.database", "update(ref)"):
+        for label in (
+            "machine.host",
+            "machine.ssh_user",
+            "instance.database",
+            "update(ref)",
+            "repo.url",
+            "repo.folder",
+            "changed_modules(from_ref)",
+            "new instance",
+        ):
             self.assertLess(accepted[label], len(self.values) // 10, label)
+
+    def _new_instance_check(self, user, values):
+        wizard = (
+            self.env["devops.instance.new.wizard"]
+            .with_user(user)
+            .create({"workspace_id": self.scratch_workspace.id, "name": "x", "port": 18092})
+        )
+        self.scratch_workspace.sudo().odoo_path = "/srv/scratch/odoo"
+        wizard.write(values)
+        wizard._check()
 
     def _code_wizard(self, user, values):
         wizard = (

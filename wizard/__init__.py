@@ -5,3 +5,5 @@ from . import devops_update_wizard
 from . import devops_pipeline_launch_wizard
 from . import devops_instance_log_wizard
 from . import devops_machine_host_key_wizard
+from . import devops_instance_new_wizard
+from . import devops_repos_import_wizard
