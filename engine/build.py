@@ -205,6 +205,7 @@ def odoo_config(options):
 # file (mode 600), never from a command line.  argv: conf, database.
 SET_ADMIN_SCRIPT = r"""
 import sys
+sys.path.insert(0, sys.argv.pop(1))  # the Odoo source tree, before any folder named odoo
 import odoo
 from odoo.tools import config
 config.parse_config(["-c", sys.argv[1], "-d", sys.argv[2], "--no-http"])
@@ -225,7 +226,7 @@ set -- "$bin" -c "$conf" -d "$db" -i "$mods" --stop-after-init --no-http
 [ -n "$lang" ] && set -- "$@" "--load-language=$lang"
 echo "odoo-bin -d $db -i $mods"
 "$py" "$@" || exit $?
-exec "$py" -c "$setpw" "$conf" "$db"
+exec "$py" -I -c "$setpw" "$(dirname -- "$bin")" "$conf" "$db"
 """
 _LANG = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?(@[a-z]+)?")
 _MODULE = re.compile(r"[A-Za-z0-9_]{1,100}")

@@ -254,6 +254,9 @@ def _split_scp(match):
     return Remote("ssh", _check_user(user) if user is not None else "", host, 22, path)
 
 
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_.+@-]{1,100}")
+
+
 def check_folder(folder):
     """A clone's folder relative to the workspace, normalized ("" for the workspace folder
     itself, given as "" or ".").  Refused: absolute paths, '..', a segment starting with '-',
@@ -283,6 +286,13 @@ def check_folder(folder):
             raise RemoteInputError(
                 f"The folder '{folder}' is inside a .git folder: choose another."
             )
+        if not _FOLDER_NAME.fullmatch(segment):
+            raise RemoteInputError(
+                f"'{segment}' is not a folder name the app uses: letters, digits and . _ + @ -"
+                " (at most 100 characters per folder)."
+            )
+    if len(segments) > 20:
+        raise RemoteInputError("The folder is more than 20 levels deep.")
     if segments and segments[0] == SECRET_DIR:
         raise RemoteInputError(
             f"The folder {SECRET_DIR} holds the workspace's keys and tokens: choose another."

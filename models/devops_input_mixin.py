@@ -140,6 +140,10 @@ class DevopsInputMixin(models.AbstractModel):
                 raise ValidationError(
                     self.env._("%(model)s has no field %(field)r.", model=self._name, field=name)
                 )
+            if field.required and field.store and (value is None or value is False or value == ""):
+                raise ValidationError(
+                    self.env._("%(field)s is required.", field=field._description_string(self.env))
+                )
             problem = self._input_problem(field, value)
             if problem:
                 label = field._description_string(self.env)

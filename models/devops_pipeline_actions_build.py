@@ -90,6 +90,15 @@ class DevopsPipelineActions(models.AbstractModel):
         todo = data.get("clone_todo") or []
         repo = self.env["devops.workspace.repo"].sudo().browse(todo[:1]).exists()
         found = remote.parse_clone_output(exec_run.output or "")
+        if repo and not found:  # its last line lost in a long output: ask the clone
+            try:
+                ok, out = run.workspace_id.sudo().machine_id._executor().read_stdout(
+                    remote.head_argv(repo.folder or "."), cwd=run.workspace_id.path
+                )
+            except ExecError:
+                ok, out = False, ""
+            head = remote.parse_head(out) if ok else None
+            found = {"action": "cloned", "sha": head[0] if head else ""}
         if repo:
             message = False
             if found.get("action") == "adopted":

@@ -7,9 +7,12 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 import zipfile
+
+import psycopg2
 
 from odoo import sql_db
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -399,11 +402,17 @@ class TestBuild(CodeCase):
         # A change of the requirements is another fingerprint.
         write(os.path.join(workspace.path, "devops_demo_req/requirements.txt"), "devopsdemo\n")
         git(workspace.path, "commit", "--quiet", "-am", "unpinned")
+        self.env["ir.config_parameter"].set_param("erplibre_devops.build_keep", "1")
+        old_venv = build.venv_path
         second = self.env["devops.build"].browse(workspace.build())
         self.assertNotEqual(second, build)
         self.assertNotEqual(second.fingerprint, build.fingerprint)
         self.run_all(timeout=300)
         self.assertEqual(second.state, "done", second.message)
+        # Retention: the last build stays; the older one and its virtualenv are gone.
+        self.assertFalse(build.exists())
+        self.assertFalse(os.path.exists(old_venv))
+        self.assertTrue(os.path.isdir(second.venv_path))
 
     def test_adopt_a_virtualenv(self):
         workspace = self.new_workspace("Adopt demo", repos=[{"url": self.bare_a, "folder": ""}])
@@ -510,13 +519,22 @@ def stop_instance(instance):
 
 
 def drop_database(name):
+    """Drop the database a test made (its instance was stopped just before)."""
     connection = sql_db.db_connect("postgres")
-    with connection.cursor() as cr:
-        cr._cnx.autocommit = True
-        cr.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-        )
-        cr.execute(f'DROP DATABASE IF EXISTS "{name}"')  # a name this test made
+    with connection.cursor() as odoo_cr:
+        odoo_cr._cnx.autocommit = True
+        cr = odoo_cr._cnx.cursor()  # psycopg2's own: a retried DROP logs no "bad query"
+        for _attempt in range(50):
+            cr.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+                [name],
+            )
+            try:
+                cr.execute(f'DROP DATABASE IF EXISTS "{name}"')  # a name this test made
+                return
+            except psycopg2.errors.ObjectInUse:
+                time.sleep(0.1)
 
 
 @tagged("post_install", "-at_install")

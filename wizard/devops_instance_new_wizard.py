@@ -92,17 +92,20 @@ class DevopsInstanceNewWizard(models.TransientModel):
     def create(self, vals_list):
         if not self.env.user.has_group(MANAGER):
             raise AccessError(self.env._("Only DevOps managers can create instances."))
-        wizards = super().create(vals_list)
-        for wizard in wizards:
-            workspace = wizard.workspace_id
-            if not wizard.database:
-                wizard.database = re.sub(r"[^A-Za-z0-9_]", "_", workspace.name.lower())[:40]
-            if not wizard.port:
-                wizard.port = wizard._suggest_port()
+        for vals in vals_list:
+            workspace = self.env["devops.workspace"].browse(vals.get("workspace_id")).exists()
+            if not workspace:
+                continue
+            if not vals.get("database"):
+                vals["database"] = re.sub(r"[^a-z0-9_]", "_", workspace.name.lower())[:40]
+            if not vals.get("port"):
+                vals["port"] = self._suggest_port(workspace)
+            if not vals.get("name"):
+                vals["name"] = workspace.name
             builds = workspace.build_ids.filtered(lambda b: b.state == "done")
-            if builds and not wizard.build_id:
-                wizard.build_id = builds[:1]
-        return wizards
+            if builds and not vals.get("build_id"):
+                vals["build_id"] = builds[:1].id
+        return super().create(vals_list)
 
     def _compute_secrets(self):
         names = self._secret_names()
@@ -118,11 +121,11 @@ class DevopsInstanceNewWizard(models.TransientModel):
         for wizard in self:
             wizard._secret_store("admin_passwd", _one_line(self.env, wizard.admin_password))
 
-    def _suggest_port(self):
-        """The first free port from 8069 on the machine, leaving out the ports of its
-        instances (started or not)."""
-        self.ensure_one()
-        machine = self.workspace_id.machine_id.sudo()
+    @api.model
+    def _suggest_port(self, workspace):
+        """The first free port from 8069 on the workspace's machine, leaving out the ports
+        of its instances (started or not)."""
+        machine = workspace.machine_id.sudo()
         taken = (
             self.env["devops.instance"]
             .sudo()

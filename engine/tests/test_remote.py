@@ -81,8 +81,9 @@ def test_folders():
     assert remote.check_folder(None) == ""
     assert remote.check_folder("./odoo") == "odoo"
     assert remote.check_folder("addons//oca/./web/") == "addons/oca/web"
-    assert remote.check_folder("a $(touch x); b") == "a $(touch x); b"  # data, never code
-    for bad in ("/abs", "..", "a/../b", "a/-x", "-x", "a\nb", ".git", "a/.git/hooks",
+    assert remote.check_folder("addons/OCA_web-18.0+x@y") == "addons/OCA_web-18.0+x@y"
+    for bad in ("a $(touch x); b", "a b", "a;b", "a'b", "`x`", "/".join("a" * 21),
+                "/abs", "..", "a/../b", "a/-x", "-x", "a\nb", ".git", "a/.git/hooks",
                 "a/.GIT", "a\\b", ".devops", ".devops/git", 3):  # fmt: skip
         with pytest.raises(RemoteInputError):
             remote.check_folder(bad)
@@ -281,7 +282,7 @@ def test_clone_full_history_into_an_existing_empty_folder(bare, workspace, home)
 
 def test_hostile_values_stay_data(bare, workspace, home):
     git("branch", "x;$(touch${IFS}PWNED)`id`", "dev", cwd=bare)
-    folder = "a $(touch PWNED); b`id`"
+    folder = "hostile"  # folder names are refused beyond a safe set (test_folders)
     _done, result = clone(workspace, home, str(bare), folder, "x;$(touch${IFS}PWNED)`id`")
     assert result["branch"] == "x;$(touch${IFS}PWNED)`id`"
     assert (workspace / folder / "dev.txt").exists()
