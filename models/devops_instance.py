@@ -86,7 +86,6 @@ class DevopsInstance(models.Model):
     )
     build_id = fields.Many2one(
         "devops.build",
-        string="Build",
         ondelete="set null",
         index=True,
         help="The build (virtualenv) the instance runs with, when the app made it.",

@@ -92,8 +92,10 @@ class DevopsPipelineActions(models.AbstractModel):
         found = remote.parse_clone_output(exec_run.output or "")
         if repo and not found:  # its last line lost in a long output: ask the clone
             try:
-                ok, out = run.workspace_id.sudo().machine_id._executor().read_stdout(
-                    remote.head_argv(repo.folder or "."), cwd=run.workspace_id.path
+                ok, out = (
+                    run.workspace_id.sudo()
+                    .machine_id._executor()
+                    .read_stdout(remote.head_argv(repo.folder or "."), cwd=run.workspace_id.path)
                 )
             except ExecError:
                 ok, out = False, ""

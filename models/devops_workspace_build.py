@@ -13,6 +13,8 @@ import json
 import os
 import re
 
+from psycopg2.extras import execute_values
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
@@ -314,8 +316,11 @@ class DevopsWorkspace(models.Model):
         return len(scan["modules"])
 
     def _store_modules(self, scan, odoo_path):
+        """Keep devops.module in step with ``scan``: by path, a module found again is
+        written only where it changed, a new one is created, a gone one deleted; the
+        dependency links are set in one statement each way (a rescan of an unchanged
+        workspace of 2 000 modules writes nothing)."""
         Module = self.env["devops.module"].sudo()
-        Module.search([("workspace_id", "=", self.id)]).unlink()
         repos = [
             (f"{self.path.rstrip('/')}/{r.folder}" if r.folder else self.path.rstrip("/"), r.id)
             for r in self.repo_ids
@@ -327,11 +332,13 @@ class DevopsWorkspace(models.Model):
         def repo_of(path):
             return next((rid for root, rid in repos if f"{path}/".startswith(f"{root}/")), False)
 
-        vals_list = [
-            {
-                "workspace_id": self.id,
+        found = sorted(
+            scan["modules"], key=lambda m: (order.get(m.get("addons_dir"), 1e9), m["path"])
+        )
+        wanted = {}
+        for module in found:
+            wanted[module["path"]] = {
                 "name": module["name"],
-                "path": module["path"],
                 "addons_dir": module.get("addons_dir") or False,
                 "repo_id": repo_of(module["path"]),
                 "version": module.get("version") or False,
@@ -347,34 +354,72 @@ class DevopsWorkspace(models.Model):
                 "auto_install": bool(module.get("auto_install")),
                 "application": bool(module.get("application")),
                 "odoo_core": bool(core and module["path"].startswith(core)),
+                "missing_depends": False,
             }
-            for module in sorted(
-                scan["modules"], key=lambda m: (order.get(m.get("addons_dir"), 1e9), m["path"])
-            )
-        ]
-        modules = Module.create(vals_list)
+        names = [*next(iter(wanted.values()), {}).keys()]
+        existing = {
+            row["path"]: row
+            for row in Module.search_read([("workspace_id", "=", self.id)], ["path", *names])
+        }
+        Module.browse([row["id"] for path, row in existing.items() if path not in wanted]).unlink()
+        for path, values in wanted.items():
+            row = existing.get(path)
+            if row is None:
+                continue
+            changed = {
+                name: value
+                for name, value in values.items()
+                if (row[name][0] if isinstance(row[name], tuple) else row[name]) != value
+            }
+            if changed:
+                Module.browse(row["id"]).write(changed)
+        created = Module.create(
+            [
+                {**values, "workspace_id": self.id, "path": path}
+                for path, values in wanted.items()
+                if path not in existing
+            ]
+        )
+        ids = {row["path"]: row["id"] for path, row in existing.items() if path in wanted}
+        ids.update({module.path: module.id for module in created})
         by_name = {}
-        for module in modules:
-            by_name.setdefault(module.name, module.id)  # the first in the addons path wins
-        pairs, missing = [], {}
-        for module in modules:
-            for name in (module.depends or "").split(","):
-                if not name:
-                    continue
+        for path, values in wanted.items():  # in addons path order: the first one wins
+            by_name.setdefault(values["name"], ids[path])
+        pairs, missing = set(), {}
+        for path, values in wanted.items():
+            for name in (values["depends"] or "").split(","):
                 if name in by_name:
-                    pairs.append((module.id, by_name[name]))
-                else:
-                    missing.setdefault(module.id, []).append(name)
-        if pairs:
-            self.env.cr.executemany(
-                "INSERT INTO devops_module_depends_rel (module_id, depends_id) VALUES (%s, %s) "
-                "ON CONFLICT DO NOTHING",
-                pairs,
-            )
-        for module_id, names in missing.items():
-            Module.browse(module_id).missing_depends = ",".join(names)
+                    pairs.add((ids[path], by_name[name]))
+                elif name:
+                    missing.setdefault(ids[path], []).append(name)
+        self._set_module_links(list(ids.values()), pairs)
+        for module_id, missing_names in missing.items():
+            Module.browse(module_id).missing_depends = ",".join(missing_names)
+        modules = Module.browse(list(ids.values()))
         modules.invalidate_recordset(["depends_ids"])
         return modules
+
+    def _set_module_links(self, module_ids, pairs):
+        """The dependency links of ``module_ids`` become exactly ``pairs``."""
+        cr = self.env.cr
+        cr.execute(
+            "SELECT module_id, depends_id FROM devops_module_depends_rel WHERE module_id = ANY(%s)",
+            [module_ids],
+        )
+        current = set(cr.fetchall())
+        gone, new = current - pairs, pairs - current
+        if gone:
+            cr.execute(
+                "DELETE FROM devops_module_depends_rel WHERE (module_id, depends_id) IN %s",
+                [tuple(gone)],
+            )
+        if new:
+            execute_values(
+                cr._obj,
+                "INSERT INTO devops_module_depends_rel (module_id, depends_id) VALUES %s "
+                "ON CONFLICT DO NOTHING",
+                sorted(new),
+            )
 
     def changed_modules(self, from_ref, to_ref, impacted=False):
         """The technical names of the modules whose files changed between the commits

@@ -71,7 +71,9 @@ class DevopsWorkspaceRepo(models.Model):
         readonly=True,
         copy=False,
     )
-    commit = fields.Char(string="Commit", readonly=True, copy=False, help="Last fetched commit.")
+    commit = fields.Char(
+        string="Fetched commit", readonly=True, copy=False, help="Last fetched commit."
+    )
     fetch_date = fields.Datetime(string="Fetched on", readonly=True, copy=False)
     message = fields.Text(readonly=True, copy=False)
 

@@ -3,6 +3,7 @@ test sshd (pinned host key, deploy key), the module scan on a generated tree and
 Odoo tree, builds (offline: a wheel made here), and a new Odoo instance, end to end."""
 
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -22,6 +23,8 @@ from odoo.tools import config
 from odoo.addons.erplibre_devops.engine import ssh
 
 from .common import RunnerCase, SSHCase
+
+_logger = logging.getLogger(__name__)
 
 GIT_ENV = {
     **os.environ,
@@ -514,8 +517,8 @@ def stop_instance(instance):
         with open(pid_file, encoding="ascii") as handle:
             pid = int(handle.read().strip())
         os.killpg(pid, 9)
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError) as error:
+        _logger.info("Nothing to stop for %s: %s", instance.name, error)
 
 
 def drop_database(name):

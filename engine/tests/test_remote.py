@@ -523,7 +523,7 @@ def test_askpass_script_answers_each_prompt(askpass, tmp_path):
     assert answer("Password: ", {"DEVOPS_GIT_TOKEN_FILE": without_newline}) == "tok-no-newline"
 
 
-def test_git_takes_the_token_from_askpass(askpass, tmp_path, home):
+def test_git_takes_the_token_from_askpass(askpass, home):
     script, token = askpass
     env = remote.git_env(askpass_path=script, token_path=token)
     assert "s3cret" not in repr(env)
