@@ -74,6 +74,14 @@ class DevopsPipelineActions(models.AbstractModel):
         if problem:
             repo.write({"state": "error", "message": problem})
             return failed(problem)
+        done_count = len(data.get("clone_done") or [])
+        step.message = self.env._(
+            "%(number)s of %(total)s: %(url)s into %(folder)s",
+            number=done_count + 1,
+            total=done_count + len(todo),
+            url=repo.url,
+            folder=repo.display_folder,
+        )
         return self._queue(
             step,
             argv,
@@ -110,14 +118,16 @@ class DevopsPipelineActions(models.AbstractModel):
                         "Adopted as it was; its origin is %(origin)s.",
                         origin=found["other_origin"],
                     )
-            repo.write(
-                {
-                    "state": "cloned",
-                    "commit": found.get("sha") or False,
-                    "fetch_date": exec_run.date_end,
-                    "message": message,
-                }
-            )
+            values = {
+                "state": "cloned",
+                "commit": found.get("sha") or False,
+                "fetch_date": exec_run.date_end,
+                "message": message,
+            }
+            branch = found.get("branch")
+            if not repo.branch and branch and branch != "HEAD":  # say what was cloned
+                values["branch"] = branch
+            repo.write(values)
         run._set_data(clone_todo=todo[1:], clone_done=[*data.get("clone_done", []), *todo[:1]])
         return self._clone_next(step)
 
@@ -198,6 +208,23 @@ class DevopsPipelineActions(models.AbstractModel):
         argv = engine.pip_install_argv(build.venv_path, files, requirements, build._pip_options())
         return self._queue(step, argv, env={"PIP_NO_INPUT": "1"})
 
+    @api.model
+    def _failed_build_pip(self, step, exec_run):
+        lines = [line for line in (exec_run.output or "").splitlines() if line.strip()]
+        errors = [line for line in lines if line.lstrip().lower().startswith("error")]
+        return failed(
+            self.env._(
+                "pip could not install the requirements (%(state)s). %(error)s\n"
+                "A package that compiles needs its system libraries on the machine (such as "
+                "libldap2-dev and libsasl2-dev for python-ldap); an offline machine needs pip "
+                "options (Settings: --no-index --find-links …); or adopt a virtualenv that "
+                "works. The whole output: the step's run.\n\n%(tail)s",
+                state=exec_run._problem().split(":")[0],
+                error=(errors[-1].strip() if errors else ""),
+                tail="\n".join(lines[-15:]),
+            )
+        )
+
     @action("build_freeze", "Build: record pip freeze as the lock", ("workspace",))
     def _action_build_freeze(self, step):
         build = self._own_build(step)
@@ -250,8 +277,21 @@ class DevopsPipelineActions(models.AbstractModel):
         build = instance.build_id or self._build_of(step)
         return instance, run.workspace_id.sudo(), build
 
+    @api.model
+    def _manager_problem(self, step):
+        """A new instance's configuration and database are a manager's (the New Odoo
+        instance dialog): a run launched by anyone else does neither."""
+        if step.run_id.user_id.has_group("erplibre_devops.group_devops_manager"):
+            return None
+        return failed(
+            self.env._("Only a DevOps manager writes an instance's configuration or database.")
+        )
+
     @action("odoo_config", "Odoo: write the instance's configuration file", ("instance",))
     def _action_odoo_config(self, step):
+        problem = self._manager_problem(step)
+        if problem:
+            return problem
         instance, workspace, _build = self._odoo_context(step)
         if not workspace.odoo_path:
             return failed(
@@ -285,6 +325,9 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @action("odoo_init_db", "Odoo: create the database", ("instance",))
     def _action_odoo_init_db(self, step):
+        problem = self._manager_problem(step)
+        if problem:
+            return problem
         instance, workspace, build = self._odoo_context(step)
         run = step.run_id
         if not build or build.state != "done":

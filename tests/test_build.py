@@ -557,6 +557,17 @@ class TestNewInstance(NewInstanceMixin, CodeCase):
             self.env["devops.instance.new.wizard"].with_user(self.devops_user).create(
                 {"workspace_id": workspace.id, "name": "x", "database": "x", "port": 8999}
             )
+        # Nor through the pipeline itself: its configuration step refuses anyone else.
+        workspace.sudo().odoo_path = odoo_src()
+        instance = self.env["devops.instance"].create(
+            {"name": "Not mine", "workspace_id": workspace.id, "port": 8998, "database": "x"}
+        )
+        pipeline = self.env.ref("erplibre_devops.pipeline_new_odoo").with_user(self.devops_user)
+        run = self.env["devops.pipeline.run"].browse(pipeline.launch(instance.id))
+        self.run_all()
+        self.assertEqual(run.state, "failed")
+        self.assertIn("Only a DevOps manager", run.message)
+        self.assertFalse(os.path.exists(instance._odoo_config_path()))
 
 
 @tagged("post_install", "-at_install")

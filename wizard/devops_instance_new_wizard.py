@@ -29,6 +29,7 @@ class DevopsInstanceNewWizard(models.TransientModel):
 
     workspace_id = fields.Many2one("devops.workspace", required=True, ondelete="cascade")
     machine_id = fields.Many2one(related="workspace_id.machine_id")
+    machine_kind = fields.Selection(related="workspace_id.machine_id.kind")
     odoo_version = fields.Char(related="workspace_id.odoo_version")
     name = fields.Char(string="Instance name", required=True)
     build_mode = fields.Selection(
@@ -102,6 +103,7 @@ class DevopsInstanceNewWizard(models.TransientModel):
                 vals["port"] = self._suggest_port(workspace)
             if not vals.get("name"):
                 vals["name"] = workspace.name
+            vals.setdefault("db_same", workspace.machine_id.kind == "local")
             builds = workspace.build_ids.filtered(lambda b: b.state == "done")
             if builds and not vals.get("build_id"):
                 vals["build_id"] = builds[:1].id
