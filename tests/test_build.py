@@ -417,6 +417,24 @@ class TestBuild(CodeCase):
         self.assertFalse(os.path.exists(old_venv))
         self.assertTrue(os.path.isdir(second.venv_path))
 
+    def test_a_failing_pip_says_what_to_do(self):
+        bare, _work = make_repo(
+            self.remotes,
+            "missing-requirement",
+            {
+                "devops_demo_missing/__manifest__.py": manifest(["base"]),
+                "devops_demo_missing/requirements.txt": "devops-no-such-package==9.9\n",
+            },
+        )
+        workspace = self.new_workspace("Pip fails", repos=[{"url": bare, "folder": ""}])
+        self.assertEqual(self.clone(workspace).state, "done")
+        build = self.env["devops.build"].browse(workspace.build())
+        self.run_all(timeout=300)
+        self.assertEqual(build.state, "failed")
+        self.assertIn("pip could not install the requirements", build.message)
+        self.assertIn("devops-no-such-package", build.message)
+        self.assertFalse(build.lock)
+
     def test_adopt_a_virtualenv(self):
         workspace = self.new_workspace("Adopt demo", repos=[{"url": self.bare_a, "folder": ""}])
         self.assertEqual(self.clone(workspace).state, "done")
