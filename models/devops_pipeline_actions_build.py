@@ -209,7 +209,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return self._queue(step, argv, env={"PIP_NO_INPUT": "1"})
 
     @api.model
-    def _failed_build_pip(self, step, exec_run):
+    def _failed_build_pip(self, _step, exec_run):
         lines = [line for line in (exec_run.output or "").splitlines() if line.strip()]
         errors = [line for line in lines if line.lstrip().lower().startswith("error")]
         return failed(
