@@ -142,7 +142,10 @@ class DevopsInputMixin(models.AbstractModel):
                 )
             if field.required and field.store and (value is None or value is False or value == ""):
                 raise ValidationError(
-                    self.env._("%(field)s is required.", field=field._description_string(self.env))
+                    self.env._(
+                        "%(field)s is empty: it is required.",
+                        field=field._description_string(self.env),
+                    )
                 )
             problem = self._input_problem(field, value)
             if problem:

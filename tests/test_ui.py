@@ -78,7 +78,7 @@ WALK_MENUS_JS = r"""
             document.querySelector(".o_devops_overview_incidents") &&
             document.querySelector(".o_devops_overview_runs"), "the overview");
         for (const [code, name] of STAGES) {
-            if (["code", "deploy", "operate", "monitor"].includes(code)) {
+            if (["code", "build", "deploy", "operate", "monitor"].includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
                 await clickMenu(section + "_stage", section);
             } else {
@@ -89,6 +89,16 @@ WALK_MENUS_JS = r"""
                 "the page of stage " + name
             );
         }
+        // Build: the builds and the modules the scans found (none yet: their help says how).
+        await clickMenu("erplibre_devops.menu_build_build", "erplibre_devops.menu_build");
+        await waitFor(() => text(".o_breadcrumb").includes("Builds")
+            && text(".o_view_nocontent").includes("Build on a workspace"), "the Builds list");
+        await clickMenu("erplibre_devops.menu_build_module", "erplibre_devops.menu_build");
+        await waitFor(() => text(".o_breadcrumb").includes("Modules")
+            && text(".o_view_nocontent").includes("Scan modules"), "the Modules list");
+        await clickMenu("erplibre_devops.menu_code_repo", "erplibre_devops.menu_code");
+        await waitFor(() => text(".o_breadcrumb").includes("Repositories")
+            && text(".o_view_nocontent").includes("Clone"), "the Repositories list");
         await clickMenu("erplibre_devops.menu_machine", "erplibre_devops.menu_devops");
         await waitFor(() => text(".o_list_view .o_data_row").includes("This machine")
             && text(".o_list_view thead").includes("Connection")
