@@ -152,6 +152,27 @@ def remove_venv_argv(path):
     return ["rm", "-rf", "--", path]
 
 
+def image_tag(workspace_id, fingerprint_hex):
+    """The tag of a build's image: its workspace and the start of its fingerprint."""
+    return f"erplibre-devops/workspace-{int(workspace_id)}:{fingerprint_hex[:16]}"
+
+
+def image_build_argv(context, tag, fingerprint_hex):
+    """docker build of the workspace folder ``context`` (its Dockerfile), tagged ``tag``
+    and labelled with the whole fingerprint."""
+    if not context.startswith("/"):
+        raise BuildInputError("The build context is an absolute folder.")
+    return ["docker", "build", "--tag", tag, "--label",
+            f"erplibre-devops.fingerprint={fingerprint_hex}", "--file",
+            f"{context.rstrip('/')}/Dockerfile", context]  # fmt: skip
+
+
+def image_remove_argv(tag):
+    if not re.fullmatch(r"erplibre-devops/workspace-\d+:[0-9a-f]{16}", tag or ""):
+        raise BuildInputError(f"{tag} is not the image of a build.")
+    return ["docker", "image", "rm", tag]
+
+
 # $1 first port, $2 space-separated ports to leave out: prints the first port nobody
 # listens on (bind test on all addresses), trying 200 ports.
 FREE_PORT_SCRIPT = r"""

@@ -52,6 +52,10 @@ class DevopsBuild(models.Model):
     requirement_files = fields.Text(readonly=True)
     requirements = fields.Text(string="Manifest requirements", readonly=True)
     lock = fields.Text(readonly=True, help="pip freeze of the virtualenv once built.")
+    dockerfile = fields.Boolean(
+        readonly=True, help="The workspace has a Dockerfile: the build makes its image too."
+    )
+    image = fields.Char(readonly=True, help="The Docker image built, tagged with the fingerprint.")
     run_id = fields.Many2one("devops.pipeline.run", string="Pipeline run", readonly=True)
     run_state = fields.Selection(related="run_id.state", string="Run state")
     step_ids = fields.One2many(related="run_id.step_ids", string="Steps")

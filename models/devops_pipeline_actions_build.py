@@ -244,6 +244,29 @@ class DevopsPipelineActions(models.AbstractModel):
         build.lock = "\n".join(packages)
         return done(self.env._("%(count)s packages locked.", count=len(packages)))
 
+    @action("build_image", "Build: the Docker image (when there is a Dockerfile)", ("workspace",))
+    def _action_build_image(self, step):
+        build = self._own_build(step)
+        if build is None:
+            return failed(self.env._("No build to make: start one with Build on a workspace."))
+        if not build.dockerfile:
+            return skipped(self.env._("No Dockerfile in the workspace."))
+        workspace = build.workspace_id
+        tag = engine.image_tag(workspace.id, build.fingerprint)
+        build.image = tag
+        return self._queue(
+            step, engine.image_build_argv(workspace.path, tag, build.fingerprint), env={}
+        )
+
+    @api.model
+    def _after_build_image(self, step, _exec_run):
+        return done(self.env._("Image %(tag)s built.", tag=self._build_of(step).image))
+
+    @api.model
+    def _failed_build_image(self, step, exec_run):
+        self._build_of(step).image = False
+        return failed(exec_run._problem())
+
     @action("wait_build", "Wait for the build", ("instance", "workspace"))
     def _action_wait_build(self, step):
         if not self._build_of(step):

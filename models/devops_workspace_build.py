@@ -507,8 +507,10 @@ class DevopsWorkspace(models.Model):
         folders = [f"{base}/{r.folder}" if r.folder else base for r in workspace.repo_ids]
         executor = workspace.machine_id._executor()
         interpreter = f"{adopt_path}/bin/python" if adopt_path else python
+        dockerfile = f"{base}/Dockerfile"
         ok, out = executor.read_stdout(
-            build_engine.facts_argv(interpreter, folders or [base], files), timeout=60
+            build_engine.facts_argv(interpreter, folders or [base], [*files, dockerfile]),
+            timeout=60,
         )
         if not ok:
             raise UserError(
@@ -545,6 +547,7 @@ class DevopsWorkspace(models.Model):
                     {f.removeprefix(base).lstrip("/"): sha for f, sha in facts["commits"].items()}
                 ),
                 "requirement_files": "\n".join(files) or False,
+                "dockerfile": bool(facts["files"].get(dockerfile)),
                 "requirements": "\n".join(requirements) or False,
                 "user_id": user.id,
                 "date_start": fields.Datetime.now(),
@@ -601,6 +604,16 @@ class DevopsWorkspace(models.Model):
             return
         in_use = set(kept.mapped("venv_path"))
         paths = {b.venv_path for b in old if b.venv_path and not b.adopted} - in_use
+        images = {b.image for b in old if b.image} - set(kept.mapped("image"))
+        for tag in sorted(images):
+            try:
+                argv = build_engine.image_remove_argv(tag)
+            except build_engine.BuildInputError:
+                continue
+            self.env["devops.exec"].sudo()._enqueue(
+                self.machine_id, argv, cwd=self.path, stage="build", workspace=self,
+                builtin=True, title=self.env._("Remove the old image %(tag)s", tag=tag),
+            )  # fmt: skip
         for path in sorted(paths):
             try:
                 argv = build_engine.remove_venv_argv(path)

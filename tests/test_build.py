@@ -5,6 +5,7 @@ Odoo tree, builds (offline: a wheel made here), and a new Odoo instance, end to 
 import json
 import logging
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -434,6 +435,44 @@ class TestBuild(CodeCase):
         self.assertIn("pip could not install the requirements", build.message)
         self.assertIn("devops-no-such-package", build.message)
         self.assertFalse(build.lock)
+
+    def test_image_of_a_workspace_with_a_dockerfile(self):
+        """A workspace with a Dockerfile: the build makes its image (FROM scratch with
+        Debian's static busybox: no registry), tagged with the fingerprint."""
+        with open(shutil.which("busybox") or "/bin/busybox", "rb") as handle:
+            busybox = handle.read()
+        work = os.path.join(self.make_tempdir(), "image-work")
+        os.makedirs(work)
+        git(work, "init", "--quiet", "--initial-branch", "main")
+        write(os.path.join(work, "Dockerfile"), "FROM scratch\nCOPY busybox /bin/busybox\n")
+        with open(os.path.join(work, "busybox"), "wb") as handle:
+            handle.write(busybox)
+        git(work, "add", "--all")
+        git(work, "commit", "--quiet", "-m", "image")
+        workspace = self.new_workspace("Image demo", repos=[{"url": work, "folder": ""}])
+        self.assertEqual(self.clone(workspace).state, "done")
+        build = self.env["devops.build"].browse(workspace.build(adopt_path=sys.prefix))
+        self.assertTrue(build.dockerfile)
+        self.run_all(timeout=300)
+        self.assertEqual(build.state, "done", build.message)
+        self.assertTrue(build.image.endswith(":" + build.fingerprint[:16]))
+        self.addCleanup(subprocess.run, ["docker", "image", "rm", build.image],
+                        capture_output=True, check=False)  # fmt: skip
+        label = subprocess.run(
+            ["docker", "image", "inspect", "--format",
+             '{{index .Config.Labels "erplibre-devops.fingerprint"}}', build.image],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        self.assertEqual(label, build.fingerprint)
+        # Without a Dockerfile, the step is skipped.
+        other = self.new_workspace("No image", repos=[{"url": self.bare_a, "folder": ""}])
+        self.assertEqual(self.clone(other).state, "done")
+        plain = self.env["devops.build"].browse(other.build(adopt_path=sys.prefix))
+        self.run_all(timeout=120)
+        self.assertEqual(plain.state, "done", plain.message)
+        self.assertFalse(plain.image)
+        image_step = plain.step_ids.filtered(lambda s: s.action == "build_image")
+        self.assertEqual(image_step.state, "skipped")
 
     def test_adopt_a_virtualenv(self):
         workspace = self.new_workspace("Adopt demo", repos=[{"url": self.bare_a, "folder": ""}])

@@ -141,3 +141,17 @@ def test_init_database_argv():
         build.init_database_argv("p", "o", "c", "db", ["sale,stock"], True)
     with pytest.raises(build.BuildInputError):
         build.init_database_argv("p", "o", "c", "db", [], True, "fr_FR; id")
+
+
+def test_image_commands():
+    tag = build.image_tag(7, "ab" * 32)
+    assert tag == "erplibre-devops/workspace-7:" + "ab" * 8
+    argv = build.image_build_argv("/w", tag, "ab" * 32)
+    assert argv[:4] == ["docker", "build", "--tag", tag]
+    assert argv[-3:] == ["--file", "/w/Dockerfile", "/w"]
+    assert build.image_remove_argv(tag) == ["docker", "image", "rm", tag]
+    for bad in ("odoo:18.0", "--all", tag + " x"):
+        with pytest.raises(build.BuildInputError):
+            build.image_remove_argv(bad)
+    with pytest.raises(build.BuildInputError):
+        build.image_build_argv("relative", tag, "ab" * 32)
