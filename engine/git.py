@@ -533,3 +533,128 @@ def parse_blame(text):
         elif parts[0] == "summary":
             current["summary"] = row[len("summary ") :]
     return result
+
+
+# --- Workspaces of several repositories (each in its folder of the workspace) -----------
+
+# $1 ref ("" to pull), then pairs (folder, token file or ""): every folder must be clean;
+# then each is moved to the ref when it has it (a branch follows its upstream), else pulled
+# (fast-forward only; a detached one is left as it is).
+_MULTI_CHECKOUT = r"""
+ref=$1; shift
+set_token() { if [ -n "$1" ]; then DEVOPS_GIT_TOKEN_FILE=$1; export DEVOPS_GIT_TOKEN_FILE; fi; }
+n=$#; i=0
+while [ $i -lt $n ]; do
+    f=$1 t=$2; shift 2; i=$((i + 2)); set -- "$@" "$f" "$t"
+    if [ -n "$(git -C "$f" status --porcelain --untracked-files=no)" ]; then
+        echo "$f has uncommitted changes: commit or stash them first." >&2
+        git -C "$f" status --short --untracked-files=no >&2
+        exit 1
+    fi
+done
+while [ $# -ge 2 ]; do
+    f=$1 t=$2; shift 2
+    unset DEVOPS_GIT_TOKEN_FILE; set_token "$t"
+    if [ -n "$ref" ]; then
+        git -C "$f" -c credential.helper= fetch --quiet --all --tags --prune || exit $?
+        if git -C "$f" rev-parse -q --verify "$ref^{commit}" >/dev/null ||
+           git -C "$f" rev-parse -q --verify "origin/$ref^{commit}" >/dev/null; then
+            git -C "$f" checkout --quiet "$ref" -- || exit $?
+            if git -C "$f" rev-parse --abbrev-ref --symbolic-full-name '@{u}' >/dev/null 2>&1; then
+                git -C "$f" merge --ff-only --quiet '@{u}' || exit $?
+            fi
+            git -C "$f" log --max-count=1 --format="$f: now at %h %s"
+            continue
+        fi
+    fi
+    if git -C "$f" symbolic-ref -q HEAD >/dev/null; then
+        git -C "$f" -c credential.helper= pull --ff-only --quiet || exit $?
+    fi
+    git -C "$f" log --max-count=1 --format="$f: at %h %s"
+done
+"""
+
+
+def multi_checkout_argv(pairs, ref=None):
+    """Pull (or move to ``ref``) every repository of ``pairs`` [(folder, token file or "")],
+    folders relative to the workspace (the command's directory)."""
+    if ref:
+        check_ref_name(ref)
+    argv = ["/bin/sh", "-c", _MULTI_CHECKOUT, "devops-multi-checkout", ref or ""]
+    for folder, token_file in pairs:
+        argv += [folder, token_file or ""]
+    return argv
+
+
+_HEADS = r"""
+for f in "$@"; do
+    printf '%s\t%s\t%s\n' "$f" "$(git -C "$f" rev-parse HEAD 2>/dev/null)" \
+        "$(git -C "$f" rev-parse --abbrev-ref HEAD 2>/dev/null)"
+done
+"""
+
+
+def heads_argv(folders):
+    """The commit and branch of each folder's repository: "folder TAB sha TAB branch"."""
+    return ["/bin/sh", "-c", _HEADS, "devops-heads", *folders]
+
+
+def parse_heads(text):
+    """{folder: [sha, branch]} from ``heads_argv`` output (folders without a commit left out)."""
+    heads = {}
+    for row in text.split("\n"):
+        parts = row.split("\t")
+        if len(parts) == 3 and re.fullmatch(r"[0-9a-f]{40}", parts[1]):
+            heads[parts[0]] = [parts[1], parts[2]]
+    return heads
+
+
+# Triples (folder, old, new): for each, a line "\036FOLDER" then its changed files, NUL-separated.
+_MULTI_CHANGED = r"""
+while [ $# -ge 3 ]; do
+    f=$1 a=$2 b=$3; shift 3
+    printf '\036%s\n' "$f"
+    git -C "$f" diff --name-only -z "$a" "$b" --
+done
+"""
+
+
+def multi_changed_argv(triples):
+    argv = ["/bin/sh", "-c", _MULTI_CHANGED, "devops-multi-changed"]
+    for folder, old, new in triples:
+        for commit in (old, new):
+            if not re.fullmatch(r"[0-9a-f]{40}", commit or ""):
+                raise GitInputError(f"Not a commit id: {commit}")
+        argv += [folder, old, new]
+    return argv
+
+
+def parse_multi_changed(text):
+    """Paths relative to the workspace ("folder/path") from ``multi_changed_argv`` output."""
+    paths, folder = [], None
+    for chunk in text.split("\0"):
+        while chunk.startswith("\036"):
+            line, _newline, chunk = chunk.partition("\n")
+            folder = line[1:]
+        if chunk and folder is not None:
+            paths.append(f"{folder}/{chunk}" if folder not in ("", ".") else chunk)
+    return paths
+
+
+def multi_rollback_argv(items):
+    """Back to each [(folder, branch, commit)]: the branch (or a detached commit) reset hard
+    at the commit."""
+    script = (
+        "while [ $# -ge 3 ]; do\n"
+        "    f=$1 b=$2 c=$3; shift 3\n"
+        '    git -C "$f" checkout --quiet "$b" && git -C "$f" reset --quiet --hard "$c" &&\n'
+        '        git -C "$f" log -1 --format="$f: back at %h %s" || exit $?\n'
+        "done\n"
+    )
+    argv = ["/bin/sh", "-c", script, "devops-multi-rollback"]
+    for folder, branch, commit in items:
+        if not re.fullmatch(r"[0-9a-f]{7,40}", commit or ""):
+            raise GitInputError(f"Not a commit id: {commit}")
+        target = commit if branch in (None, "", "HEAD") else check_ref_name(branch)
+        argv += [folder, target, commit]
+    return argv

@@ -113,6 +113,8 @@ class DevopsPipelineActions(models.AbstractModel):
     @action("git_checkout", "Git: pull, or check out a ref")
     def _action_git_checkout(self, step):
         run = step.run_id
+        if run.workspace_id.repo_ids and not run.workspace_id.git_root:
+            return self._multi_checkout(step)  # repositories in sub-folders
         head = self._read_git(step, git.head_argv())
         if not head:
             return failed(self.env._("%(path)s is not a git checkout.", path=run.workspace_id.path))
@@ -126,6 +128,8 @@ class DevopsPipelineActions(models.AbstractModel):
     @api.model
     def _after_git_checkout(self, step, _run):
         run = step.run_id
+        if "old_heads" in run._data():
+            return self._after_multi_checkout(step)
         head = self._read_git(step, git.head_argv()) or ""
         new = head.split()[0] if head else ""
         old = run._data().get("old_commit")
@@ -148,6 +152,8 @@ class DevopsPipelineActions(models.AbstractModel):
     @action("rollback_code", "Git: back to the commit before the run")
     def _action_rollback_code(self, step):
         data = step.run_id._data()
+        if "old_heads" in data:
+            return self._multi_rollback(step)
         if not data.get("old_commit"):
             return failed(self.env._("Nothing to roll back to: the code was never moved."))
         try:
@@ -158,6 +164,8 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @api.model
     def _after_rollback_code(self, step, _run):
+        if "old_heads" in step.run_id._data():
+            return done(self.env._("Every repository is back at its commit before the run."))
         commit = step.run_id._data().get("old_commit", "")
         return done(self.env._("Back at %(commit)s.", commit=commit[:10]))
 
@@ -170,6 +178,9 @@ class DevopsPipelineActions(models.AbstractModel):
             command = DEFAULT_PIP
         if not command:
             return skipped(self.env._("No pip command."))
+        build = step.run_id.instance_id.build_id
+        if command == DEFAULT_PIP and build:  # the build's virtualenv, not the machine's
+            return self._pip_into_build(step, build)
         return self._queue(step, command)
 
     @action("odoo_update", "Odoo: update the changed (or given) modules", ("instance",))

@@ -6,10 +6,10 @@ They are steps of the pipelines "Clone", "Build" and "New Odoo instance" (data f
 
 import re
 
-from odoo import api, models
+from odoo import api, fields, models
 
 from ..engine import build as engine
-from ..engine import remote, service
+from ..engine import git, remote, service
 from ..engine.executor import ExecError
 from .devops_pipeline_actions import Outcome, action, done, failed, skipped
 
@@ -139,6 +139,105 @@ class DevopsPipelineActions(models.AbstractModel):
         if repo:
             repo.write({"state": "error", "message": problem})
         return failed(problem)
+
+    # --- Update of a workspace of several repositories ---------------------------------
+
+    @api.model
+    def _multi_checkout(self, step):
+        run = step.run_id
+        workspace = run.workspace_id.sudo()
+        folders = [repo.folder or "." for repo in workspace._repos_in_order()]
+        try:
+            executor = workspace.machine_id._executor()
+            ok, out = executor.read_stdout(git.heads_argv(folders), cwd=workspace.path)
+            env, pairs, problem = workspace._prepare_git_all(executor)
+            argv = git.multi_checkout_argv(pairs, run._param("ref") or None)
+        except (ExecError, git.GitInputError, remote.RemoteInputError) as error:
+            return failed(str(error))
+        if problem:
+            return failed(problem)
+        heads = git.parse_heads(out) if ok else {}
+        if not heads:
+            return failed(
+                self.env._("No repository of %(path)s is cloned: Clone first.", path=workspace.path)
+            )
+        run._set_data(old_heads=heads)
+        return self._queue(step, argv, env=env)
+
+    @api.model
+    def _after_multi_checkout(self, step):
+        run = step.run_id
+        workspace = run.workspace_id.sudo()
+        old = run._data()["old_heads"]
+        executor = workspace.machine_id._executor()
+        ok, out = executor.read_stdout(git.heads_argv(list(old)), cwd=workspace.path)
+        new = git.parse_heads(out) if ok else {}
+        moved = [(f, old[f][0], new[f][0]) for f in old if f in new and new[f][0] != old[f][0]]
+        changed = []
+        if moved:
+            ok, out = executor.read_stdout(
+                git.multi_changed_argv(moved), cwd=workspace.path, env=git.GIT_ENV,
+                limit=16 << 20,
+            )  # fmt: skip
+            changed = git.parse_multi_changed(out) if ok else []
+        run._set_data(new_heads=new, changed=changed)
+        for repo in workspace.repo_ids:
+            head = new.get(repo.folder or ".")
+            if head:
+                repo.write({"commit": head[0], "fetch_date": fields.Datetime.now()})
+        if not moved:
+            return done(self.env._("Every repository was up to date."))
+        return done(
+            self.env._(
+                "%(moved)s: %(count)s files changed.",
+                moved=", ".join(f"{f} {a[:8]} → {b[:8]}" for f, a, b in moved),
+                count=len(changed),
+            )
+        )
+
+    @api.model
+    def _pip_into_build(self, step, build):
+        """The update's pip step for an instance made from a build: the requirement files
+        the update changed, into the build's virtualenv (an adopted one is left alone)."""
+        if build.adopted:
+            return skipped(
+                self.env._("The instance runs in an adopted virtualenv: it is left as it is.")
+            )
+        base = step.run_id.workspace_id.path.rstrip("/")
+        files = [
+            f"{base}/{path}"
+            for path in step.run_id._data().get("changed") or []
+            if path == "requirements.txt" or path.endswith("/requirements.txt")
+        ]
+        if not files:
+            return skipped(self.env._("No requirement file changed."))
+        argv = engine.pip_install_argv(build.venv_path, files, [], build._pip_options())
+        return self._queue(step, argv, env={"PIP_NO_INPUT": "1"})
+
+    @api.model
+    def _multi_rollback(self, step):
+        run = step.run_id
+        data = run._data()
+        old, new = data["old_heads"], data.get("new_heads")
+        if new is None:  # the checkout failed half-way: where is each one now?
+            workspace = run.workspace_id.sudo()
+            try:
+                ok, out = workspace.machine_id._executor().read_stdout(
+                    git.heads_argv(list(old)), cwd=workspace.path
+                )
+            except ExecError as error:
+                return failed(str(error))
+            new = git.parse_heads(out) if ok else {}
+        items = [
+            (f, branch, sha) for f, (sha, branch) in old.items() if new.get(f, [sha])[0] != sha
+        ]
+        if not items:
+            return skipped(self.env._("No repository was moved."))
+        try:
+            argv = git.multi_rollback_argv(items)
+        except git.GitInputError as error:
+            return failed(str(error))
+        return self._queue(step, argv)
 
     # --- Scan ------------------------------------------------------------------------
 

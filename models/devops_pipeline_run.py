@@ -333,7 +333,10 @@ class DevopsPipelineRun(models.Model):
         if step.condition == "code_changed":
             return bool(data.get("changed"))
         if step.condition == "requirements_changed":
-            return "requirements.txt" in (data.get("changed") or [])
+            changed = data.get("changed") or []
+            if "old_heads" in data:  # several repositories: any of their requirement files
+                return any(path.endswith("/requirements.txt") for path in changed)
+            return "requirements.txt" in changed
         if step.condition == "modules_changed":
             return bool(self._modules_to_update())
         return True

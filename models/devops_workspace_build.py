@@ -226,6 +226,45 @@ class DevopsWorkspace(models.Model):
             )
         return env, None
 
+    def _prepare_git_all(self, executor):
+        """(environment, [(folder, token file)], problem) for git commands that reach the
+        remotes of every repository at once (the Update pipeline's pull): one known_hosts
+        with every pinned key, the deploy key, each repository's token file."""
+        env, pairs, known = dict(remote.GIT_ENV_BASE), [], []
+        base = self._git_secret_dir(executor)
+        key_path = askpass = None
+        for repo in self._repos_in_order():
+            parsed = remote.parse_url(repo.url)
+            token_file = ""
+            if parsed.kind == "ssh":
+                if not repo.host_key:
+                    return (
+                        env,
+                        [],
+                        self._offer_host_key(repo, executor, parsed.host, parsed.port or 22),
+                    )
+                known.append(remote.known_hosts_line(parsed.host, parsed.port or 22, repo.host_key))
+            elif parsed.kind in ("https", "http"):
+                token = repo._secret_values().get("token")
+                if token:
+                    paths = remote.secret_files(base, repo.id)
+                    executor.write_file(paths["token"], token.encode())
+                    token_file, askpass = paths["token"], paths["askpass"]
+            pairs.append((repo.folder or ".", token_file))
+        paths = remote.secret_files(base, self.id)  # the workspace's own files
+        if known:
+            known_path = f"{base}/workspace-{self.id}.known_hosts"
+            executor.write_file(known_path, ("\n".join(known) + "\n").encode())
+            key = self._secret_values().get("deploy_key")
+            if key:
+                key_path = paths["key"]
+                executor.write_file(key_path, key.encode())
+            env.update(remote.git_env(ssh_key_path=key_path, known_hosts_path=known_path))
+        if askpass:
+            executor.write_file(askpass, remote.ASKPASS_SCRIPT.encode(), mode=0o700)
+            env["GIT_ASKPASS"] = askpass
+        return env, pairs, None
+
     def _offer_host_key(self, repo, executor, host, port):
         ok, out = executor.read_stdout(remote.keyscan_argv(host, port), timeout=30)
         keys = remote.parse_keyscan(out) if ok else []

@@ -607,6 +607,22 @@ class TestNewInstance(NewInstanceMixin, CodeCase):
     def test_new_odoo_instance_on_this_machine(self):
         instance = self.new_instance(self.local_machine, {"db_same": True})
         self.assertEqual(instance.db_host, config.get("db_host") or False)
+        # Update works on it unchanged: a new commit in the addons repository (a sub-folder
+        # of the workspace) is pulled, its module updated, the instance restarted, healthy.
+        git(self.work_b, "switch", "--quiet", "main")
+        write(os.path.join(self.work_b, "devops_demo_b/models.py"), "# a change\n")
+        git(self.work_b, "add", "--all")
+        git(self.work_b, "commit", "--quiet", "-m", "change b")
+        git(self.work_b, "push", "--quiet", self.bare_b, "main")
+        run = self.env["devops.pipeline.run"].browse(instance.update_code(health_wait=120))
+        self.run_all(timeout=300)
+        self.assertEqual(run.state, "done", run.message)
+        self.assertEqual(run._data()["modules"], ["devops_demo_b"])
+        checkout = run.step_ids.filtered(lambda s: s.action == "git_checkout")
+        self.assertIn("extra", checkout.message)
+        extra = instance.workspace_id.repo_ids.filtered(lambda r: r.folder == "extra")
+        self.assertEqual(extra.commit, git(self.work_b, "rev-parse", "HEAD"))
+        self.assertEqual(instance.state, "running")
 
     def test_only_managers_create_instances(self):
         workspace = self.new_workspace("Not mine")
