@@ -382,6 +382,33 @@ def _check_token_user(user):
     return user
 
 
+# $1 how many files follow, the files, then the command: run it, then remove the files
+# whatever happened (a secret lives on the machine only while git needs it).
+_WITH_SECRETS = r"""
+n=$1; shift
+files=
+while [ "$n" -gt 0 ]; do files="$files$1
+"; shift; n=$((n - 1)); done
+cleanup() {
+    printf '%s' "$files" | while IFS= read -r f; do [ -n "$f" ] && rm -f -- "$f"; done
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT HUP
+"$@"
+"""
+
+
+def with_secret_files(argv, paths):
+    """``argv`` run so that the files ``paths`` (secrets written for it) are removed when
+    it ends, even when it fails or is stopped."""
+    paths = [path for path in paths if path]
+    if not paths:
+        return list(argv)
+    for path in paths:
+        _check_local_path(path)
+    return ["/bin/sh", "-c", _WITH_SECRETS, "devops-secrets", str(len(paths)), *paths, *argv]
+
+
 def secret_dir(workspace_path):
     """The folder of the workspace's git secrets on its machine (the owner makes it mode 700;
     a clone into the workspace folder itself lists it in .git/info/exclude)."""

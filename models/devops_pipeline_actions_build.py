@@ -65,9 +65,12 @@ class DevopsPipelineActions(models.AbstractModel):
             return self._clone_next(step)
         try:
             executor = workspace.machine_id._executor()
-            env, problem = workspace._prepare_git(repo, executor)
-            argv = remote.clone_argv(
-                repo.url, repo.folder or ".", repo.branch or None, repo.depth or None
+            env, problem, secrets = workspace._prepare_git(repo, executor)
+            argv = remote.with_secret_files(
+                remote.clone_argv(
+                    repo.url, repo.folder or ".", repo.branch or None, repo.depth or None
+                ),
+                secrets,
             )
         except (ExecError, remote.RemoteInputError) as error:
             env, problem = None, str(error)
@@ -150,8 +153,10 @@ class DevopsPipelineActions(models.AbstractModel):
         try:
             executor = workspace.machine_id._executor()
             ok, out = executor.read_stdout(git.heads_argv(folders), cwd=workspace.path)
-            env, pairs, problem = workspace._prepare_git_all(executor)
-            argv = git.multi_checkout_argv(pairs, run._param("ref") or None)
+            env, pairs, problem, secrets = workspace._prepare_git_all(executor)
+            argv = remote.with_secret_files(
+                git.multi_checkout_argv(pairs, run._param("ref") or None), secrets
+            )
         except (ExecError, git.GitInputError, remote.RemoteInputError) as error:
             return failed(str(error))
         if problem:

@@ -186,18 +186,20 @@ class DevopsWorkspace(models.Model):
         return f"{executor.home().rstrip('/')}/.cache/erplibre-devops/git/{name}"
 
     def _prepare_git(self, repo, executor):
-        """(environment for git, problem): the files git needs for ``repo`` written on the
-        machine (known host, deploy key, token, askpass), never in a command line."""
+        """(environment for git, problem, secret files): the files git needs for ``repo``
+        written on the machine (known host, deploy key, token, askpass), never in a command
+        line; the secret ones are to be removed as soon as git ends
+        (``remote.with_secret_files``)."""
         env = dict(remote.GIT_ENV_BASE)
         parsed = remote.parse_url(repo.url)
         if parsed.kind not in ("ssh", "https", "http"):
-            return env, None
+            return env, None, []
         base = self._git_secret_dir(executor)
         paths = remote.secret_files(base, repo.id)
         if parsed.kind == "ssh":
             host, port = parsed.host, parsed.port or 22
             if not repo.host_key:
-                return env, self._offer_host_key(repo, executor, host, port)
+                return env, self._offer_host_key(repo, executor, host, port), []
             secrets = self._secret_values()
             executor.write_file(
                 paths["known_hosts"],
@@ -212,7 +214,7 @@ class DevopsWorkspace(models.Model):
                     known_hosts_path=paths["known_hosts"],
                 )
             )
-            return env, None
+            return env, None, [paths["key"]] if key else []
         token = repo._secret_values().get("token")
         if token:
             executor.write_file(paths["token"], token.encode())
@@ -224,13 +226,15 @@ class DevopsWorkspace(models.Model):
                     token_user=repo.token_user or None,
                 )
             )
-        return env, None
+            return env, None, [paths["token"]]
+        return env, None, []
 
     def _prepare_git_all(self, executor):
-        """(environment, [(folder, token file)], problem) for git commands that reach the
-        remotes of every repository at once (the Update pipeline's pull): one known_hosts
-        with every pinned key, the deploy key, each repository's token file."""
-        env, pairs, known = dict(remote.GIT_ENV_BASE), [], []
+        """(environment, [(folder, token file)], problem, secret files) for git commands
+        that reach the remotes of every repository at once (the Update pipeline's pull):
+        one known_hosts with every pinned key, the deploy key, each repository's token file
+        (the secret ones to remove as soon as git ends)."""
+        env, pairs, known, secrets = dict(remote.GIT_ENV_BASE), [], [], []
         base = self._git_secret_dir(executor)
         key_path = askpass = None
         for repo in self._repos_in_order():
@@ -238,11 +242,8 @@ class DevopsWorkspace(models.Model):
             token_file = ""
             if parsed.kind == "ssh":
                 if not repo.host_key:
-                    return (
-                        env,
-                        [],
-                        self._offer_host_key(repo, executor, parsed.host, parsed.port or 22),
-                    )
+                    problem = self._offer_host_key(repo, executor, parsed.host, parsed.port or 22)
+                    return env, [], problem, []
                 known.append(remote.known_hosts_line(parsed.host, parsed.port or 22, repo.host_key))
             elif parsed.kind in ("https", "http"):
                 token = repo._secret_values().get("token")
@@ -250,6 +251,7 @@ class DevopsWorkspace(models.Model):
                     paths = remote.secret_files(base, repo.id)
                     executor.write_file(paths["token"], token.encode())
                     token_file, askpass = paths["token"], paths["askpass"]
+                    secrets.append(token_file)
             pairs.append((repo.folder or ".", token_file))
         paths = remote.secret_files(base, self.id)  # the workspace's own files
         if known:
@@ -259,11 +261,12 @@ class DevopsWorkspace(models.Model):
             if key:
                 key_path = paths["key"]
                 executor.write_file(key_path, key.encode())
+                secrets.append(key_path)
             env.update(remote.git_env(ssh_key_path=key_path, known_hosts_path=known_path))
         if askpass:
             executor.write_file(askpass, remote.ASKPASS_SCRIPT.encode(), mode=0o700)
             env["GIT_ASKPASS"] = askpass
-        return env, pairs, None
+        return env, pairs, None, secrets
 
     def _offer_host_key(self, repo, executor, host, port):
         ok, out = executor.read_stdout(remote.keyscan_argv(host, port), timeout=30)
@@ -468,6 +471,8 @@ class DevopsWorkspace(models.Model):
         self.check_access("read")
         if not self.env.su and not self.env.user.has_group(USER):
             raise AccessError(self.env._("Only DevOps users can compare commits."))
+        if not isinstance(impacted, bool):
+            raise UserError(self.env._("impacted is true or false, not %(value)r.", value=impacted))
         refs = [self._check_ref(ref) for ref in (from_ref, to_ref)]
         base = self.path.rstrip("/")
         folders = [f"{base}/{r.folder}" if r.folder else base for r in self.repo_ids] or [base]

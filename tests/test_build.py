@@ -21,7 +21,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import config
 
-from odoo.addons.erplibre_devops.engine import ssh
+from odoo.addons.erplibre_devops.engine import remote, ssh
 
 from .common import RunnerCase, SSHCase
 
@@ -289,15 +289,19 @@ addons/web:
                 self.assertNotIn("tok-SECRET-123456", exec_run[field] or "", field)
         env = json.loads(runs[:1].env_vars)
         token_file = env["DEVOPS_GIT_TOKEN_FILE"]
-        self.assertEqual(stat.S_IMODE(os.stat(token_file).st_mode), 0o600)
+        # The token lived on the machine only while git ran.
+        self.assertFalse(os.path.exists(token_file))
+        write(token_file + ".probe", "probe-token")
         answer = subprocess.run(
             [env["GIT_ASKPASS"], "Password for 'https://127.0.0.1:9': "],
-            env={**os.environ, **env},
+            env={**os.environ, **env, "DEVOPS_GIT_TOKEN_FILE": token_file + ".probe"},
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        self.assertEqual(answer.strip(), "tok-SECRET-123456")
+        self.assertEqual(answer.strip(), "probe-token")
+        with self.assertRaises(UserError):
+            workspace.changed_modules("HEAD", "HEAD", impacted="yes")
 
 
 @tagged("post_install", "-at_install")
@@ -331,6 +335,13 @@ class TestCloneSSH(SSHCase, CodeCase):
         self.assertEqual(repo.commit, git(self.work_b, "rev-parse", "main"))
         self.assertEqual(sorted(workspace.module_ids.mapped("name"))[:1], ["devops_demo_b"])
         private = workspace._secret_values()["deploy_key"]
+        # The deploy key was on the machine only while git ran (any DevOps user may run
+        # commands there as that account).
+        secret_dir = workspace._git_secret_dir(self.ssh_machine._executor())
+        for repo_id in workspace.repo_ids.ids:
+            for kind in ("key", "token"):
+                path = remote.secret_files(secret_dir, repo_id)[kind]
+                self.assertFalse(os.path.exists(path), path)
         config_text = open(os.path.join(workspace.path, "x/.git/config"), encoding="utf-8").read()
         self.assertIn(url, config_text)
         for exec_run in self.env["devops.exec"].search([("workspace_id", "=", workspace.id)]):

@@ -79,16 +79,6 @@ class DevopsInstanceNewWizard(models.TransientModel):
     )
     admin_password_set = fields.Boolean(compute="_compute_secrets")
 
-    @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        workspace = self.env["devops.workspace"].browse(
-            values.get("workspace_id") or self.env.context.get("default_workspace_id")
-        )
-        if workspace.exists():
-            values.setdefault("db_same", workspace.machine_id.kind == "local")
-        return values
-
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.user.has_group(MANAGER):

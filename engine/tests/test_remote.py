@@ -720,3 +720,23 @@ def test_redact():
     )
     assert remote.redact("", ["secret"]) == ""
     assert remote.redact("nothing", []) == "nothing"
+
+
+def test_secret_files_live_only_while_the_command_runs(tmp_path):
+    key, token = tmp_path / "k", tmp_path / "t"
+    key.write_text("secret key")
+    token.write_text("secret token")
+    done = subprocess.run(
+        remote.with_secret_files(
+            ["/bin/sh", "-c", 'cat "$0"; exit 5', str(key)], [str(key), str(token)]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout == "secret key"
+    assert done.returncode == 5
+    assert not key.exists() and not token.exists()
+    assert remote.with_secret_files(["true"], []) == ["true"]
+    with pytest.raises(RemoteInputError):
+        remote.with_secret_files(["true"], ["relative"])
