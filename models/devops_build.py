@@ -58,7 +58,9 @@ class DevopsBuild(models.Model):
     image = fields.Char(readonly=True, help="The Docker image built, tagged with the fingerprint.")
     run_id = fields.Many2one("devops.pipeline.run", string="Pipeline run", readonly=True)
     run_state = fields.Selection(related="run_id.state", string="Run state")
-    step_ids = fields.One2many(related="run_id.step_ids", string="Steps")
+    # Read as the user (a run's steps follow its record rules: a run of someone else's
+    # shows no steps to a plain DevOps user), never as superuser.
+    step_ids = fields.One2many(related="run_id.step_ids", string="Steps", compute_sudo=False)
     date_start = fields.Datetime(string="Started", readonly=True)
     date_end = fields.Datetime(string="Ended", readonly=True)
     duration = fields.Float(string="Duration (s)", readonly=True, aggregator=None)

@@ -25,6 +25,9 @@ from ..engine.executor import ExecError
 from .utils import arg_text, form_action, open_action
 
 USER = "erplibre_devops.group_devops_user"
+# Scan, compare and build run inside a web request: together well under the 120 s a
+# worker gets in production (limit_time_real).
+SCAN_TIMEOUT = 45
 MANAGER = "erplibre_devops.group_devops_manager"
 _REF_CHARS = re.compile(r"[A-Za-z0-9._/+-]{1,200}")
 _RELATIVE_REF = re.compile(r"(HEAD|[0-9a-f]{7,40})(~[0-9]{1,4}|\^[0-9]?){0,3}")
@@ -330,7 +333,7 @@ class DevopsWorkspace(models.Model):
         workspace = self.sudo()
         try:
             scan = odoo_tree.run_scan(
-                workspace.machine_id._executor(), self.path, python="python3", timeout=120
+                workspace.machine_id._executor(), self.path, python="python3", timeout=SCAN_TIMEOUT
             )
             out = ""
         except (ExecError, odoo_tree.ScanError) as error:
@@ -480,7 +483,7 @@ class DevopsWorkspace(models.Model):
         ok, out = (
             self.sudo()
             .machine_id._executor()
-            .read_stdout(argv, env=git.GIT_ENV, timeout=60, limit=16 << 20)
+            .read_stdout(argv, env=git.GIT_ENV, timeout=45, limit=16 << 20)
         )
         if not ok:
             raise UserError(self.env._("git diff failed: %(error)s", error=out.strip()[-1000:]))
@@ -554,7 +557,7 @@ class DevopsWorkspace(models.Model):
         dockerfile = f"{base}/Dockerfile"
         ok, out = executor.read_stdout(
             build_engine.facts_argv(interpreter, folders or [base], [*files, dockerfile]),
-            timeout=60,
+            timeout=30,
         )
         if not ok:
             raise UserError(
