@@ -7,6 +7,9 @@ module (``odoo.addons.<module>.tests.<file>``):
 - ``FAIL: <Class>.<method>`` or ``ERROR: <Class>.<method>`` (``Subtest <Class>.<method>
   (<params>)`` for a subtest) followed by its traceback, at level ERROR;
 - ``skipped <Class>.<method> : <reason>``;
+- after the ``at_install`` tests of each module, from ``odoo.modules.loading``: ``Module <m>:
+  N failures, N errors of N tests`` (and ``At least one test failed when loading the
+  modules.``), summaries rather than errors;
 - at the end of each phase, from ``odoo.tests.result``: ``N failed, N error(s) of N tests
   when loading database '<db>'``; and ``Initiating shutdown`` when the server stops cleanly.
 
@@ -31,6 +34,12 @@ _STARTING = re.compile(r"Starting (\w+)\.(\w+) \.\.\.\s*$")
 _OUTCOME = re.compile(r"(FAIL|ERROR): (?:Subtest )?(\w+)\.(\w+)(?: \((.*)\))?\s*$")
 _SKIPPED = re.compile(r"skipped (\w+)\.(\w+) : (.*)$")
 _SUMMARY = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
+# What module loading says after the at_install tests of a module, and at the end: a
+# summary of failures already recorded, not an error of its own.
+_LOADING_SUMMARY = re.compile(
+    r"Module \w+: \d+ failures, \d+ errors of \d+ tests\s*$"
+    r"|At least one test failed when loading the modules\.\s*$"
+)
 MAX_TRACEBACK = 20_000
 
 
@@ -164,6 +173,9 @@ def _handle(log, results, running, record, close):
             result.state, result.message = "skipped", skipped[3].strip()[:2000]
             close(pid, when)
             return
+    if logger == "odoo.modules.loading" and _LOADING_SUMMARY.match(message):
+        close(pid, when)
+        return
     if logger == "odoo.tests.result":
         summary = _SUMMARY.search(message)
         if summary:

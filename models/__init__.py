@@ -18,6 +18,10 @@ from . import devops_exec_error
 from . import devops_code_todo
 from . import devops_pipeline_actions
 from . import devops_pipeline_actions_build
+from . import devops_pipeline_actions_test
+from . import devops_test_run
+from . import devops_test_result
+from . import devops_workspace_test
 from . import devops_pipeline
 from . import devops_pipeline_step
 from . import devops_pipeline_run

@@ -30,9 +30,8 @@ class DevopsAlertDelivery(models.Model):
     _order = "id desc"
     _rec_name = "target"
 
-    alert_id = fields.Many2one(
-        "devops.alert", required=True, ondelete="cascade", index=True, readonly=True
-    )
+    # Empty for a notification of its own (a test run that a user's commit broke).
+    alert_id = fields.Many2one("devops.alert", ondelete="cascade", index=True, readonly=True)
     instance_id = fields.Many2one(related="alert_id.instance_id", store=True, index=True)
     kind = fields.Selection(related="alert_id.kind")
     channel = fields.Selection(

@@ -39,6 +39,12 @@ class DevopsBuild(models.Model):
     machine_id = fields.Many2one(related="workspace_id.machine_id", store=True, string="Machine")
     state = fields.Selection(STATES, default="queued", required=True, readonly=True, index=True)
     fingerprint = fields.Char(readonly=True, index=True)
+    env_fingerprint = fields.Char(
+        string="Environment fingerprint",
+        readonly=True,
+        index=True,
+        help="The fingerprint without the commits: builds of the same requirements.",
+    )
     python = fields.Char(readonly=True, help="The interpreter the virtualenv was made with.")
     python_version = fields.Char(readonly=True)
     venv_path = fields.Char(string="Virtualenv", readonly=True)

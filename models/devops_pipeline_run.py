@@ -195,7 +195,7 @@ class DevopsPipelineRun(models.Model):
         )
         if commands or custom:
             self.env["devops.exec"]._check_may_run_own_commands(machine)
-        lock_key = self._lock_key_of(instance, workspace)
+        lock_key = self._lock_key_of(instance, workspace, pipeline)
         self._check_lock(lock_key)
         values = {
             "name": self._run_name(pipeline, target, params),
@@ -233,8 +233,11 @@ class DevopsPipelineRun(models.Model):
         return run.with_env(self.env)
 
     @api.model
-    def _lock_key_of(self, instance, workspace):
-        """What an active run holds: its instance, else its workspace."""
+    def _lock_key_of(self, instance, workspace, pipeline=None):
+        """What an active run holds: its instance, else its workspace; a test run holds
+        the workspace's tests (one at a time, beside the build it waits for)."""
+        if pipeline and pipeline.code == "test" and not instance:
+            return f"tests:{workspace.id}"
         return f"instance:{instance.id}" if instance else f"workspace:{workspace.id}"
 
     @api.model
@@ -451,7 +454,13 @@ class DevopsPipelineRun(models.Model):
 
     def _after_close(self):
         """Tell what waits for this run: its build takes the run's state, and the runs
-        whose step waits for that build are checked at once."""
+        whose step waits for that build are checked at once; its test run ends."""
+        test_id = self._param("test_run_id")
+        if isinstance(test_id, int) and not isinstance(test_id, bool):
+            test = self.env["devops.test.run"].sudo().browse(test_id).exists()
+            if test and test.run_id in (self, self.browse()):  # ended within its launch
+                test.run_id = self
+                test._on_run_end(self)
         build_id = self._param("build_id")
         if isinstance(build_id, bool) or not isinstance(build_id, int):
             return
@@ -588,7 +597,7 @@ class DevopsPipelineRun(models.Model):
         run = self.sudo()
         if any(step.kind == "command" for step in run.step_ids.filtered("rollback")):
             self.env["devops.exec"]._check_may_run_own_commands(run.machine_id)
-        lock_key = self._lock_key_of(run.instance_id, run.workspace_id)
+        lock_key = self._lock_key_of(run.instance_id, run.workspace_id, run.pipeline_id)
         self._check_lock(lock_key)
         run.step_ids.filtered("rollback").write(
             {

@@ -571,6 +571,11 @@ class DevopsWorkspace(models.Model):
         pipeline = self.env.ref("erplibre_devops.pipeline_build")
         signature = [Build._pipeline_signature(pipeline), Build._pip_options()]
         fingerprint = build_engine.fingerprint(facts, requirements, signature, adopt_path or "")
+        # The same Python environment at other commits (what test runs of new commits reuse:
+        # the code is the workspace's checkout, the virtualenv only holds the requirements).
+        env_fingerprint = build_engine.fingerprint(
+            {**facts, "commits": {}}, requirements, signature, adopt_path or ""
+        )
         if not force:
             found = Build.search(
                 [("workspace_id", "=", self.id), ("fingerprint", "=", fingerprint),
@@ -578,6 +583,13 @@ class DevopsWorkspace(models.Model):
                 order="id desc",
                 limit=1,
             )  # fmt: skip
+            if not found and self.env.context.get("devops_build_same_env"):
+                found = Build.search(
+                    [("workspace_id", "=", self.id), ("env_fingerprint", "=", env_fingerprint),
+                     ("state", "=", "done")],
+                    order="id desc",
+                    limit=1,
+                )  # fmt: skip
             if found and executor.read_stdout(["test", "-x", f"{found.venv_path}/bin/python"])[0]:
                 found.reuse_count += 1
                 return found.id
@@ -586,6 +598,7 @@ class DevopsWorkspace(models.Model):
                 "name": Build._fresh_name(self),
                 "workspace_id": self.id,
                 "fingerprint": fingerprint,
+                "env_fingerprint": env_fingerprint,
                 "python": interpreter,
                 "python_version": (facts.get("python") or "").split(" ")[0][:50],
                 "venv_path": adopt_path or build_engine.venv_path(self.path, fingerprint),

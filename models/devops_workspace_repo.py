@@ -11,6 +11,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..engine import remote, ssh, validation
+from ..engine.executor import ExecError
 from .utils import arg_text
 
 MANAGER = "erplibre_devops.group_devops_manager"
@@ -76,6 +77,17 @@ class DevopsWorkspaceRepo(models.Model):
     )
     fetch_date = fields.Datetime(string="Fetched on", readonly=True, copy=False)
     message = fields.Text(readonly=True, copy=False)
+    follow = fields.Boolean(
+        string="Follow the branch",
+        copy=False,
+        help="Check the remote branch for new commits (Settings: how often); a new commit "
+        "pulls the workspace and runs its tests.",
+    )
+    remote_commit = fields.Char(
+        string="Remote commit", readonly=True, copy=False, help="The branch's commit last seen."
+    )
+    follow_date = fields.Datetime(string="Checked on", readonly=True, copy=False)
+    follow_error = fields.Text(string="Follow problem", readonly=True, copy=False)
 
     _sql_constraints = [
         (
@@ -152,6 +164,10 @@ class DevopsWorkspaceRepo(models.Model):
                     {"host_key": False, "host_key_offered": False, "state": "new"}
                 )
         result = super().write(vals)
+        if vals.get("follow") and self.env.user.active:  # the automatic runs' user
+            for workspace in self.mapped("workspace_id").sudo():
+                if not workspace.test_user_id:
+                    workspace.test_user_id = self.env.user
         if "token" in vals:
             self.invalidate_recordset(["token", "token_set"])
         return result
@@ -242,3 +258,62 @@ class DevopsWorkspaceRepo(models.Model):
             raise AccessError(self.env._("Only DevOps managers can forget a host key."))
         self.sudo().write({"host_key": False})
         return True
+
+    # --- Following the remote branch (the cron "DevOps: follow branches") ---------------
+
+    @api.model
+    def _cron_follow(self):
+        """``git ls-remote`` of every followed branch; a new commit queues the workspace's
+        tests (pulling first).  One repository's problem is recorded on it, never stops the
+        others."""
+        repos = self.sudo().search([("follow", "=", True), ("workspace_id.active", "=", True)])
+        commit = not self.env.registry.in_test_mode()
+        for index, repo in enumerate(repos):
+            repo._follow_check()
+            if commit:
+                # Deliberate: each repository's check is kept, whatever the next one does.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            if index % 10 == 9:
+                self.env["ir.cron"]._notify_progress(
+                    done=index + 1, remaining=len(repos) - index - 1
+                )
+
+    def _follow_check(self):
+        """Check this repository's remote branch; returns the test run queued, or None."""
+        self.ensure_one()
+        workspace = self.workspace_id.sudo()
+        try:
+            executor = workspace.machine_id._executor()
+            env, problem, secret_files = workspace._prepare_git(self, executor)
+            if not problem:
+                argv = remote.with_secret_files(
+                    remote.ls_remote_argv(self.url, self.branch or None), secret_files
+                )
+                ok, out = executor.read_stdout(argv, env=env, timeout=60)
+                found = remote.parse_ls_remote(out) if ok else {"refs": {}, "head": ""}
+                branch = self.branch or found.get("head") or ""
+                sha = found["refs"].get(f"refs/heads/{branch}")
+                if not sha:
+                    problem = (
+                        out.strip()[-1000:]
+                        if not ok
+                        else self.env._(
+                            "The remote has no branch %(branch)s.", branch=branch or "?"
+                        )
+                    )
+        except (ExecError, remote.RemoteInputError) as error:
+            problem = str(error)
+        now = fields.Datetime.now()
+        if problem:
+            self.write({"follow_error": problem, "follow_date": now})
+            return None
+        self.write({"follow_error": False, "follow_date": now})
+        if sha == self.remote_commit:
+            return None
+        if not self.remote_commit and sha == self.commit:  # the first look: nothing new
+            self.remote_commit = sha
+            return None
+        run = workspace._queue_automatic("follow")
+        if run or workspace.tests_pending:
+            self.remote_commit = sha
+        return run

@@ -13,6 +13,7 @@ AUTO_RESTART_PARAM = "erplibre_devops.auto_restart"
 CRONS = {
     "devops_operate_interval": "erplibre_devops.ir_cron_operate",
     "devops_monitor_interval": "erplibre_devops.ir_cron_monitor",
+    "devops_follow_interval": "erplibre_devops.ir_cron_follow",
 }
 
 
@@ -48,6 +49,9 @@ class ResConfigSettings(models.TransientModel):
     )
     devops_operate_interval = fields.Integer(string="Check instances every (minutes)", default=1)
     devops_monitor_interval = fields.Integer(string="Record a sample every (minutes)", default=5)
+    devops_follow_interval = fields.Integer(
+        string="Check followed branches every (minutes)", default=1
+    )
     devops_health_timeout = fields.Integer(
         string="Health check timeout (seconds)",
         config_parameter="erplibre_devops.health_timeout",
@@ -174,6 +178,7 @@ class ResConfigSettings(models.TransientModel):
         "devops_ssh_timeout",
         "devops_operate_interval",
         "devops_monitor_interval",
+        "devops_follow_interval",
         "devops_health_timeout",
         "devops_check_retention_days",
         "devops_restart_max_per_hour",
@@ -200,7 +205,8 @@ class ResConfigSettings(models.TransientModel):
                 raise ValidationError(
                     self.env._("The SSH connection timeout must be from 1 to 300 seconds.")
                 )
-            if settings.devops_operate_interval < 1 or settings.devops_monitor_interval < 1:
+            if min(settings.devops_operate_interval, settings.devops_monitor_interval,
+                   settings.devops_follow_interval) < 1:  # fmt: skip
                 raise ValidationError(self.env._("Check intervals are at least 1 minute."))
             if not 1 <= settings.devops_health_timeout <= 120:
                 raise ValidationError(

@@ -16,3 +16,4 @@ from . import test_pipeline
 from . import test_ui_live
 from . import test_alerts
 from . import test_build
+from . import test_test_stage

@@ -78,7 +78,7 @@ WALK_MENUS_JS = r"""
             document.querySelector(".o_devops_overview_incidents") &&
             document.querySelector(".o_devops_overview_runs"), "the overview");
         for (const [code, name] of STAGES) {
-            if (["code", "build", "deploy", "operate", "monitor"].includes(code)) {
+            if (["code", "build", "test", "deploy", "operate", "monitor"].includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
                 await clickMenu(section + "_stage", section);
             } else {
@@ -96,6 +96,16 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_build_module", "erplibre_devops.menu_build");
         await waitFor(() => text(".o_breadcrumb").includes("Modules")
             && text(".o_view_nocontent").includes("Scan modules"), "the Modules list");
+        // Test: the board, the runs and the results (none yet: their help says how).
+        await clickMenu("erplibre_devops.menu_test_board", "erplibre_devops.menu_test");
+        await waitFor(() => text(".o_breadcrumb").includes("Test board")
+            && text(".o_view_nocontent").includes("Run tests on a workspace"), "the Test board");
+        await clickMenu("erplibre_devops.menu_test_run", "erplibre_devops.menu_test");
+        await waitFor(() => text(".o_breadcrumb").includes("Test runs")
+            && text(".o_view_nocontent").includes("throwaway database"), "the Test runs list");
+        await clickMenu("erplibre_devops.menu_test_result", "erplibre_devops.menu_test");
+        await waitFor(() => text(".o_breadcrumb").includes("Test results")
+            && text(".o_view_nocontent").includes("pass rate"), "the Test results list");
         await clickMenu("erplibre_devops.menu_code_repo", "erplibre_devops.menu_code");
         await waitFor(() => text(".o_breadcrumb").includes("Repositories")
             && text(".o_view_nocontent").includes("Clone"), "the Repositories list");

@@ -88,3 +88,24 @@ def test_hostile_lines_are_data():
     assert log.results[0].state == "failed"
     assert "garbage" in log.results[0].traceback
     assert [e.logger for e in log.errors] == ["some.logger"]
+
+
+def test_real_at_install_log_of_two_modules():
+    # A real Odoo 18 log: two generated modules, at_install tests (the Test stage's own
+    # test modules, engine-side): module loading's summaries are not errors.
+    path = os.path.join(os.path.dirname(__file__), "data", "odoo18_at_install.log")
+    with open(path, encoding="utf-8") as handle:
+        log = testlog.parse(handle.read())
+    states = {(r.module, r.method): r.state for r in log.results}
+    assert states == {
+        ("devops_t_core", "test_pass"): "passed",
+        ("devops_t_core", "test_fail"): "failed",
+        ("devops_t_core", "test_error"): "error",
+        ("devops_t_core", "test_skip"): "skipped",
+        ("devops_t_core", "test_flaky"): "passed",
+        ("devops_t_app", "test_app_ok"): "failed",
+    }
+    assert log.errors == []
+    assert log.summaries == [(2, 1, 6)]
+    assert log.clean_shutdown and not log.succeeded
+    assert "broken app" in next(r for r in log.results if r.method == "test_app_ok").traceback

@@ -48,6 +48,24 @@ export const devopsAlertService = {
                     },
                 });
             }
+            if (alert.res_model && alert.res_id && !alert.instance_id) {
+                // Another record (a test run that the user's commit broke).
+                buttons.push({
+                    name: _t("Open"),
+                    primary: true,
+                    onClick: () => {
+                        if (close) {
+                            close();
+                        }
+                        action.doAction({
+                            type: "ir.actions.act_window",
+                            res_model: alert.res_model,
+                            res_id: alert.res_id,
+                            views: [[false, "form"]],
+                        });
+                    },
+                });
+            }
             close = notification.add(alert.message || alert.title, {
                 title: alert.message ? alert.title : undefined,
                 type: alert.type || "warning",

@@ -1,0 +1,67 @@
+"""The push webhook of a workspace: ``POST /erplibre_devops/webhook/<workspace id>/<token>``.
+
+A forge (GitHub, Gitea, Forgejo, GitLab) calls it on a push; the token in the URL and the
+payload's signature by the workspace's webhook secret (``X-Hub-Signature-256``,
+``X-Gitea-Signature``, ``X-Gitlab-Token``) are both checked, in constant time.  A wrong token
+or signature is a 403 with nothing queued.  A push of a branch the workspace tests queues a
+test run that pulls first (or one after the run under way).  At most RATE_MAX calls per
+workspace per minute are read (429 beyond), and bodies of at most MAX_BODY bytes (413).
+"""
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+
+from odoo import http
+from odoo.http import request
+
+MAX_BODY = 1 << 20
+RATE_MAX = 30
+RATE_WINDOW = 60.0
+_calls = defaultdict(deque)
+_lock = threading.Lock()
+
+
+def _too_many(key):
+    now = time.monotonic()
+    with _lock:
+        calls = _calls[key]
+        while calls and now - calls[0] > RATE_WINDOW:
+            calls.popleft()
+        if len(calls) >= RATE_MAX:
+            return True
+        calls.append(now)
+        return False
+
+
+def _answer(status, payload):
+    return request.make_response(
+        json.dumps(payload), headers=[("Content-Type", "application/json")], status=status
+    )
+
+
+class DevopsWebhook(http.Controller):
+    @http.route(
+        "/erplibre_devops/webhook/<int:workspace_id>/<string:token>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def push(self, workspace_id, token, **_kwargs):
+        if _too_many(workspace_id):
+            return _answer(429, {"error": "too many calls, try again in a minute"})
+        length = request.httprequest.content_length
+        if length is not None and length > MAX_BODY:
+            return _answer(413, {"error": "payload too large"})
+        body = request.httprequest.get_data(cache=False)[: MAX_BODY + 1]
+        if len(body) > MAX_BODY:
+            return _answer(413, {"error": "payload too large"})
+        Workspace = request.env["devops.workspace"].sudo()
+        workspace = Workspace._webhook_workspace(workspace_id, token)
+        if not workspace:
+            return _answer(403, {"error": "unknown webhook"})
+        status, payload = workspace._webhook_push(dict(request.httprequest.headers), body)
+        return _answer(status, payload)
