@@ -128,6 +128,53 @@ def coverage_json_argv(python, data_file, out_file):
     return [python, "-m", "coverage", "json", f"--data-file={data_file}", "-o", out_file]
 
 
+def changed_lines_argv(base):
+    """The lines changed from commit ``base`` to HEAD (``parse_changed_lines``)."""
+    if not isinstance(base, str) or not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", base):
+        raise TestRunInputError(f"'{base}' is not a commit id.")
+    return ["git", "diff", "-U0", "--no-color", "--no-ext-diff", base, "HEAD", "--"]
+
+
+_HUNK = re.compile(r"@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+
+def parse_changed_lines(text, root):
+    """{absolute path: {line numbers}} of the lines ``git diff -U0`` adds or changes, the
+    paths under ``root`` (the repository's folder)."""
+    changed, current = {}, None
+    for line in text.split("\n"):
+        if line.startswith("+++ "):
+            path = line[4:].strip()
+            current = None
+            if path.startswith("b/"):
+                current = changed.setdefault(f"{root.rstrip('/')}/{path[2:]}", set())
+            continue
+        hunk = _HUNK.match(line)
+        if hunk and current is not None:
+            start, count = int(hunk[1]), int(hunk[2]) if hunk[2] is not None else 1
+            current.update(range(start, start + count))
+    return {path: lines for path, lines in changed.items() if lines}
+
+
+def changed_coverage(text, changed):
+    """(covered, measured) statements among the ``changed`` lines ({path: {lines}}), from
+    ``coverage json`` output; (0, 0) when none of them is a statement."""
+    try:
+        files = json.loads(text).get("files") or {}
+    except (ValueError, AttributeError):
+        return 0, 0
+    covered = measured = 0
+    for path, lines in changed.items():
+        data = files.get(path)
+        if not data:
+            continue
+        executed = set(data.get("executed_lines") or ())
+        missing = set(data.get("missing_lines") or ())
+        covered += len(lines & executed)
+        measured += len(lines & (executed | missing))
+    return covered, measured
+
+
 def pytest_argv(python, junit_file, args=()):
     return [python, "-m", "pytest", f"--junitxml={junit_file}", "-q", *args]
 

@@ -418,10 +418,37 @@ class DevopsPipelineActions(models.AbstractModel):
         path = f"{self._coverage_path(test)}.json"
         ok, out = executor.read_stdout(["cat", "--", path], timeout=60, limit=64 << 20)
         executor.read_stdout(["rm", "-f", "--", path, self._coverage_path(test)], timeout=30)
-        per_module = testrun.parse_coverage(out if ok else "", self._module_paths(test))
+        report = out if ok else ""
+        per_module = testrun.parse_coverage(report, self._module_paths(test))
         total = sum(per_module.values()) / len(per_module) if per_module else 0.0
-        test.write({"coverage_modules": per_module, "coverage_percent": round(total, 1)})
+        values = {"coverage_modules": per_module, "coverage_percent": round(total, 1)}
+        if test.base_commit and report:
+            values["coverage_changed"] = self._changed_coverage(test, executor, report)
+        test.write(values)
         return done(self.env._("Coverage: %(summary)s.", summary=test.coverage_summary or "none"))
+
+    def _changed_coverage(self, test, executor, report):
+        """What the tests ran of the statements changed since the base commit (text)."""
+        workspace = test.workspace_id
+        main = self._main_folder(workspace, workspace._repos_in_order())
+        root = workspace.path.rstrip("/") + ("" if main == "." else f"/{main}")
+        try:
+            ok, diff = executor.read_stdout(
+                testrun.changed_lines_argv(test.base_commit), cwd=root, env=git.GIT_ENV,
+                timeout=60, limit=64 << 20,
+            )  # fmt: skip
+        except (ExecError, testrun.TestRunInputError):
+            ok, diff = False, ""
+        changed = testrun.parse_changed_lines(diff, root) if ok else {}
+        covered, measured = testrun.changed_coverage(report, changed)
+        if not measured:
+            return self.env._("No changed statement.")
+        return self.env._(
+            "%(covered)s of %(measured)s changed statements ran (%(percent)s %%).",
+            covered=covered,
+            measured=measured,
+            percent=round(100.0 * covered / measured, 1),
+        )
 
     # --- Drop --------------------------------------------------------------------------
 
@@ -434,7 +461,7 @@ class DevopsPipelineActions(models.AbstractModel):
         if not data.get("database_made"):
             self._remove_config(test)
             return skipped(self.env._("No database was made."))
-        if step.rollback and test.keep_db:
+        if test.keep_db and (step.rollback or step.run_id.failed_step_id):
             test.db_kept = True
             return skipped(
                 self.env._("Kept for you: %(database)s (Drop it from the test run).",

@@ -8,6 +8,8 @@ state ``error``), as runbot counts them: a run that logs errors is not green.
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
+from odoo.tools.sql import create_index
 
 from ..engine import errors as error_parser
 
@@ -85,10 +87,36 @@ class DevopsTestResult(models.Model):
     def _same_test(self):
         return [("workspace_id", "=", self.workspace_id.id), ("test_key", "=", self.test_key)]
 
+    def init(self):
+        # A test's history: its results in a workspace, newest first.
+        create_index(
+            self.env.cr,
+            "devops_test_result_history_idx",
+            self._table,
+            ["workspace_id", "test_key", "id DESC"],
+        )
+
     def _compute_history(self):
+        """One query for the whole page: each result's last HISTORY outcomes (itself and
+        the older ones), oldest first."""
+        ids = [r.id for r in self if isinstance(r.id, int)]
+        found = {}
+        if ids:
+            self.flush_model(["workspace_id", "test_key", "state"])
+            self.env.cr.execute(
+                SQL(
+                    "SELECT r.id, ARRAY(SELECT o.state FROM devops_test_result o"
+                    " WHERE o.workspace_id = r.workspace_id AND o.test_key = r.test_key"
+                    " AND o.id <= r.id ORDER BY o.id DESC LIMIT %s)"
+                    " FROM devops_test_result r WHERE r.id IN %s",
+                    HISTORY,
+                    tuple(ids),
+                )
+            )
+            found = dict(self.env.cr.fetchall())
         for result in self:
-            older = self.search([*result._same_test(), ("id", "<=", result.id or 0)], limit=HISTORY)
-            result.history = "".join(SYMBOL.get(r.state, "?") for r in reversed(older))
+            states = found.get(result.id) or []
+            result.history = "".join(SYMBOL.get(s, "?") for s in reversed(states))
 
     def _mark_history(self):
         """Flaky flags, first failing commits and the source of each failure, for new

@@ -99,6 +99,11 @@ class DevopsTestRun(models.Model):
     flaky_count = fields.Integer(string="Flaky", readonly=True)
     coverage_percent = fields.Float(string="Coverage (%)", readonly=True, aggregator="avg")
     coverage_modules = fields.Json(string="Coverage per module", readonly=True)
+    coverage_changed = fields.Char(
+        string="Coverage of the changes",
+        readonly=True,
+        help="The statements changed since the base commit that the tests ran.",
+    )
     coverage_summary = fields.Char(
         compute="_compute_coverage_summary", string="Coverage of the modules"
     )
@@ -262,16 +267,19 @@ class DevopsTestRun(models.Model):
         self.ensure_one()
         if self.state not in ("queued", "running"):
             return
+        # A failing test step goes on (coverage, then the database dropped or kept): the
+        # pipeline run is "done" with a failed step.
+        broken = pipeline_run.state != "done" or bool(pipeline_run.failed_step_id)
         if pipeline_run.state == "cancelled":
             state = "cancelled"
-        elif not self.result_ids and pipeline_run.state != "done":
+        elif not self.result_ids and broken:
             state = "error"  # it broke before any test ran
-        elif self.failed or self.errors or pipeline_run.state != "done":
+        elif self.failed or self.errors or broken:
             state = "failed"
         else:
             state = "passed"
         now = fields.Datetime.now()
-        message = pipeline_run.message
+        message = pipeline_run.failed_step_id.message or pipeline_run.message
         if state == "failed" and not (self.failed or self.errors):
             message = self.env._("No test failed, but the run did not end well: %(message)s",
                                  message=pipeline_run.message or "?")  # fmt: skip

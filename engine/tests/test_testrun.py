@@ -165,3 +165,54 @@ def test_push_branch():
     assert testrun.push_branch(b"[1, 2]") is None
     assert testrun.push_branch(b"not json") is None
     assert testrun.push_branch(b'{"ref": 5}') is None
+
+
+DIFF = """\
+diff --git a/mod/models.py b/mod/models.py
+index 1..2 100644
+--- a/mod/models.py
++++ b/mod/models.py
+@@ -3,0 +4,3 @@ class X:
++    a = 1
++    b = 2
++    c = 3
+@@ -10 +13 @@ def f():
+-    return 1
++    return 2
+diff --git a/old.txt b/old.txt
+deleted file mode 100644
+--- a/old.txt
++++ /dev/null
+@@ -1 +0,0 @@
+-gone
+"""
+
+
+def test_changed_lines_and_their_coverage():
+    changed = testrun.parse_changed_lines(DIFF, "/w/addons")
+    assert changed == {"/w/addons/mod/models.py": {4, 5, 6, 13}}
+    report = {"files": {"/w/addons/mod/models.py": {"executed_lines": [1, 4, 5],
+                                                    "missing_lines": [13, 20]}}}  # fmt: skip
+    assert testrun.changed_coverage(json.dumps(report), changed) == (2, 3)
+    assert testrun.changed_coverage("{}", changed) == (0, 0)
+    with pytest.raises(testrun.TestRunInputError):
+        testrun.changed_lines_argv("HEAD~1; rm -rf /")
+    assert testrun.changed_lines_argv("a" * 40)[-3:] == ["a" * 40, "HEAD", "--"]
+
+
+def test_changed_lines_of_a_real_git_diff(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True,
+                              text=True, env={**os.environ, "GIT_AUTHOR_NAME": "t",
+                              "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+                              "GIT_COMMITTER_EMAIL": "t@e"}).stdout  # fmt: skip
+
+    git("init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\ny = 2\nz = 3\n")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    base = git("rev-parse", "HEAD").strip()
+    (tmp_path / "a.py").write_text("x = 1\ny = 20\nz = 3\nw = 4\n")
+    git("commit", "-qam", "two")
+    out = git(*testrun.changed_lines_argv(base)[1:])
+    assert testrun.parse_changed_lines(out, str(tmp_path)) == {f"{tmp_path}/a.py": {2, 4}}
