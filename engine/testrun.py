@@ -156,13 +156,10 @@ def parse_changed_lines(text, root):
     return {path: lines for path, lines in changed.items() if lines}
 
 
-def changed_coverage(text, changed):
+def changed_coverage(text, changed, cwd="/"):
     """(covered, measured) statements among the ``changed`` lines ({path: {lines}}), from
-    ``coverage json`` output; (0, 0) when none of them is a statement."""
-    try:
-        files = json.loads(text).get("files") or {}
-    except (ValueError, AttributeError):
-        return 0, 0
+    ``coverage json`` output (run in ``cwd``); (0, 0) when none of them is a statement."""
+    files = _report_files(text, cwd)
     covered = measured = 0
     for path, lines in changed.items():
         data = files.get(path)
@@ -179,13 +176,22 @@ def pytest_argv(python, junit_file, args=()):
     return [python, "-m", "pytest", f"--junitxml={junit_file}", "-q", *args]
 
 
-def parse_coverage(text, module_paths):
-    """{module: percent of its statements and branches covered} from ``coverage json``
-    output; ``module_paths``: {module: its folder}."""
+def _report_files(text, cwd):
+    """The files of a ``coverage json`` report, by absolute path (coverage writes those
+    under its working directory ``cwd`` relative to it)."""
     try:
         files = json.loads(text).get("files") or {}
     except (ValueError, AttributeError):
         return {}
+    base = cwd.rstrip("/")
+    return {path if path.startswith("/") else f"{base}/{path}": data
+            for path, data in files.items()}  # fmt: skip
+
+
+def parse_coverage(text, module_paths, cwd="/"):
+    """{module: percent of its statements and branches covered} from ``coverage json``
+    output (run in ``cwd``); ``module_paths``: {module: its folder}."""
+    files = _report_files(text, cwd)
     totals = {}
     for path, data in files.items():
         for module, folder in module_paths.items():

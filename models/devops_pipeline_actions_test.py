@@ -269,6 +269,17 @@ class DevopsPipelineActions(models.AbstractModel):
         step.run_id._set_data(database_made=True)
         return self._queue(step, argv, env={})
 
+    @api.model
+    def _after_test_install(self, step, _exec_run):
+        test = self._test_of(step)
+        return done(
+            self.env._(
+                "%(database)s made with %(modules)s.",
+                database=test.database,
+                modules=(test.dependencies or "base").replace(",", ", "),
+            )
+        )
+
     @action("test_odoo", "Test: run the tests and read the results", ("workspace",))
     def _action_test_odoo(self, step):
         test = self._test_of(step)
@@ -419,7 +430,8 @@ class DevopsPipelineActions(models.AbstractModel):
         ok, out = executor.read_stdout(["cat", "--", path], timeout=60, limit=64 << 20)
         executor.read_stdout(["rm", "-f", "--", path, self._coverage_path(test)], timeout=30)
         report = out if ok else ""
-        per_module = testrun.parse_coverage(report, self._module_paths(test))
+        cwd = test.workspace_id.path
+        per_module = testrun.parse_coverage(report, self._module_paths(test), cwd)
         total = sum(per_module.values()) / len(per_module) if per_module else 0.0
         values = {"coverage_modules": per_module, "coverage_percent": round(total, 1)}
         if test.base_commit and report:
@@ -440,7 +452,7 @@ class DevopsPipelineActions(models.AbstractModel):
         except (ExecError, testrun.TestRunInputError):
             ok, diff = False, ""
         changed = testrun.parse_changed_lines(diff, root) if ok else {}
-        covered, measured = testrun.changed_coverage(report, changed)
+        covered, measured = testrun.changed_coverage(report, changed, workspace.path)
         if not measured:
             return self.env._("No changed statement.")
         return self.env._(

@@ -25,6 +25,7 @@ import unittest
 from odoo.tests import TransactionCase
 
 FLAG = {flag!r}
+BROKEN = {broken!r}
 
 
 class TestCore(TransactionCase):
@@ -32,10 +33,12 @@ class TestCore(TransactionCase):
         self.assertTrue(self.env["res.partner"].search_count([]) >= 0)
 
     def test_fail(self):
-        self.assertEqual(1 + 1, 3, "arithmetic is broken")
+        if os.path.exists(BROKEN):
+            self.assertEqual(1 + 1, 3, "arithmetic is broken")
 
     def test_error(self):
-        raise RuntimeError("the code under test blew up")
+        if os.path.exists(BROKEN):
+            raise RuntimeError("the code under test blew up")
 
     @unittest.skip("not on this machine")
     def test_skip(self):
@@ -79,6 +82,7 @@ class TestStageMixin(NewInstanceMixin):
     @classmethod
     def make_tested_remote(cls):
         cls.flag = os.path.join(cls.remotes, "flaky-flag")
+        cls.broken = os.path.join(cls.remotes, "broken-flag")  # test_fail, test_error fail
         return make_repo(
             cls.remotes,
             "tested",
@@ -86,7 +90,9 @@ class TestStageMixin(NewInstanceMixin):
                 "devops_t_core/__manifest__.py": manifest(["base"]),
                 "devops_t_core/__init__.py": "",
                 "devops_t_core/tests/__init__.py": "from . import test_core\n",
-                "devops_t_core/tests/test_core.py": TESTS_CORE.format(flag=cls.flag),
+                "devops_t_core/tests/test_core.py": TESTS_CORE.format(
+                    flag=cls.flag, broken=cls.broken
+                ),
                 "devops_t_app/__manifest__.py": manifest(["devops_t_core"]),
                 "devops_t_app/__init__.py": "",
                 "devops_t_app/tests/__init__.py": "from . import test_app\n",
@@ -134,9 +140,13 @@ class TestTestRuns(TestStageMixin, CodeCase):
 
     def test_results_history_flaky_and_kept_database(self):
         workspace = self.tested_workspace()
+        write(self.broken, "on\n")
+        self.addCleanup(os.unlink, self.broken)
         first = self.run_tests(workspace, modules=["devops_t_core"], demo=False, coverage=True)
         self.assertEqual(first.state, "failed", first.message)
         # Coverage was read although tests failed: the module's own code ran.
+        steps = [(s.name, s.state, s.message) for s in first.run_id.step_ids]
+        self.assertTrue(first.coverage_modules, steps)
         self.assertGreater(first.coverage_modules["devops_t_core"], 0)
         self.assertEqual(first.coverage_percent, first.coverage_modules["devops_t_core"])
         self.assertEqual(first.modules, "devops_t_core")
@@ -252,6 +262,7 @@ class TestTestRuns(TestStageMixin, CodeCase):
         git(self.work_t, "commit", "--quiet", "-m", "break the app")
         git(self.work_t, "push", "--quiet", self.bare_t, "main")
         head = git(self.work_t, "rev-parse", "HEAD")
+        admin.email = "test@example.com"  # the commits' author: told of what it broke
         self.env["devops.workspace.repo"]._cron_follow()
         test = self.env["devops.test.run"].search(
             [("workspace_id", "=", workspace.id), ("trigger", "=", "follow")]
@@ -268,6 +279,32 @@ class TestTestRuns(TestStageMixin, CodeCase):
         self.assertIn("broken app", broken.traceback)
         self.assertEqual(self.result(test, "test_pass").state, "passed")
         self.assertFalse(database_exists(test.database))
+        self.assertEqual((test.state, test.new_failures), ("failed", 1))
+        self.assertTrue(broken.new_failure)
+        told = self.env["devops.alert.delivery"].search(
+            [("user_id", "=", admin.id), ("channel", "=", "notification")]
+        )
+        self.assertEqual(len(told), 1)
+        self.assertEqual(json.loads(told.payload)["res_id"], test.id)
+        self.assertIn("break the app", json.loads(told.payload)["message"])
+        # Fixed and pushed: the next run is green, and so is the board.
+        write(os.path.join(self.work_t, "devops_t_app/tests/test_app.py"), TESTS_APP)
+        git(self.work_t, "commit", "--quiet", "-am", "fix the app")
+        git(self.work_t, "push", "--quiet", self.bare_t, "main")
+        self.env["devops.workspace.repo"]._cron_follow()
+        fixed = self.env["devops.test.run"].search(
+            [("workspace_id", "=", workspace.id), ("trigger", "=", "follow")], limit=1
+        )
+        self.assertNotEqual(fixed, test)
+        self.addCleanup(drop_database, fixed.database)
+        self.run_all(timeout=900)
+        self.assertEqual(fixed.state, "passed", fixed.message)
+        self.assertEqual(fixed.base_run_id, test)
+        board = self.env["devops.test.run"].search(
+            [("workspace_id", "=", workspace.id), ("is_latest", "=", True)]
+        )
+        self.assertEqual(board, fixed)
+        self.assertEqual(self.result(fixed, "test_app_ok").history, "✗✓")
 
 
 @tagged("post_install", "-at_install")

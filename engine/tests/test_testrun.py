@@ -121,12 +121,13 @@ def test_coverage_per_module():
         "files": {
             "/w/addons/a/models.py": {"summary": {"covered_lines": 8, "num_statements": 10,
                                                   "covered_branches": 1, "num_branches": 2}},
-            "/w/addons/a/__init__.py": {"summary": {"covered_lines": 2, "num_statements": 2}},
+            "addons/a/__init__.py": {"summary": {"covered_lines": 2, "num_statements": 2}},
             "/w/addons/ab/x.py": {"summary": {"covered_lines": 0, "num_statements": 4}},
             "/w/other.py": {"summary": {"covered_lines": 0, "num_statements": 100}},
         }
     }  # fmt: skip
-    found = testrun.parse_coverage(json.dumps(report), {"a": "/w/addons/a", "ab": "/w/addons/ab"})
+    paths = {"a": "/w/addons/a", "ab": "/w/addons/ab"}
+    found = testrun.parse_coverage(json.dumps(report), paths, "/w")  # relative to /w
     assert found == {"a": round(100 * 11 / 14, 1), "ab": 0.0}
     assert testrun.parse_coverage("not json", {"a": "/a"}) == {}
 
@@ -216,3 +217,21 @@ def test_changed_lines_of_a_real_git_diff(tmp_path):
     git("commit", "-qam", "two")
     out = git(*testrun.changed_lines_argv(base)[1:])
     assert testrun.parse_changed_lines(out, str(tmp_path)) == {f"{tmp_path}/a.py": {2, 4}}
+
+
+def test_coverage_of_a_real_run(tmp_path):
+    # coverage writes the files under its working directory relative to it.
+    module = tmp_path / "addons" / "m"
+    module.mkdir(parents=True)
+    (module / "mcode.py").write_text("def f(x):\n    if x:\n        return 1\n    return 2\n")
+    (tmp_path / "main.py").write_text("import sys\nsys.path.insert(0, 'addons/m')\nimport mcode\n"
+                                      "mcode.f(1)\n")  # fmt: skip
+    data = tmp_path / ".cov"
+    argv = testrun.test_argv(sys.executable, "main.py", "c", "db", ["m"], "", 1, True,
+                             coverage=(str(data), [str(module)]))  # fmt: skip
+    subprocess.run(argv[: argv.index("main.py") + 1], cwd=tmp_path, check=True)
+    report = tmp_path / "cov.json"
+    subprocess.run(testrun.coverage_json_argv(sys.executable, str(data), str(report)),
+                   cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
+    found = testrun.parse_coverage(report.read_text(), {"m": str(module)}, str(tmp_path))
+    assert 0 < found["m"] < 100  # one branch of two, one return of two
