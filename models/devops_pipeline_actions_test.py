@@ -99,7 +99,7 @@ class DevopsPipelineActions(models.AbstractModel):
         try:
             main = self._read_commits(test, executor)
             if not workspace.odoo_path:
-                return self._prepare_pytest(step, test)
+                return self._prepare_pytest(step)
             modules = self._modules_to_test(step.run_id.user_id, test, executor, main)
         except (ExecError, UserError, AccessError, testrun.TestRunInputError) as error:
             return failed(str(error.args[0] if error.args else error))
@@ -240,7 +240,7 @@ class DevopsPipelineActions(models.AbstractModel):
         test.config_path = path
 
     @api.model
-    def _prepare_pytest(self, step, test):
+    def _prepare_pytest(self, step):
         step.run_id._set_data(pytest=True)
         return done(self.env._("No Odoo tree in the workspace: its tests run with pytest."))
 
@@ -490,7 +490,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return done(self.env._("%(database)s dropped.", database=self._test_of(step).database))
 
     @api.model
-    def _failed_test_drop(self, step, exec_run):
+    def _failed_test_drop(self, _step, exec_run):
         if testrun.absent_database(exec_run.output):
             return done(self.env._("The database was not there any more."))
         return failed(exec_run._problem())

@@ -61,7 +61,7 @@ class DevopsTestRun(models.Model):
         required=True,
         readonly=True,
     )
-    since = fields.Char(string="Since", readonly=True, help="The base ref of changed/impacted.")
+    since = fields.Char(readonly=True, help="The base ref of changed/impacted.")
     modules = fields.Char(string="Modules tested", readonly=True)
     dependencies = fields.Char(string="Installed first", readonly=True)
     test_tags = fields.Char(readonly=True)
