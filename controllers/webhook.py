@@ -5,7 +5,8 @@ payload's signature by the workspace's webhook secret (``X-Hub-Signature-256``,
 ``X-Gitea-Signature``, ``X-Gitlab-Token``) are both checked, in constant time.  A wrong token
 or signature is a 403 with nothing queued.  A push of a branch the workspace tests queues a
 test run that pulls first (or one after the run under way).  At most RATE_MAX calls per
-workspace per minute are read (429 beyond), and bodies of at most MAX_BODY bytes (413).
+workspace per minute (once its token is known good) are read (429 beyond), and at most
+MAX_BODY bytes of a body (413).
 """
 
 import json
@@ -24,8 +25,12 @@ _lock = threading.Lock()
 
 
 def _too_many(key):
+    """Whether workspace ``key`` had RATE_MAX calls in the last minute (per worker
+    process; the keys are workspaces whose token was right, so they stay few)."""
     now = time.monotonic()
     with _lock:
+        for old in [k for k, c in _calls.items() if not c or now - c[-1] > RATE_WINDOW]:
+            del _calls[old]
         calls = _calls[key]
         while calls and now - calls[0] > RATE_WINDOW:
             calls.popleft()
@@ -51,17 +56,19 @@ class DevopsWebhook(http.Controller):
         save_session=False,
     )
     def push(self, workspace_id, token, **_kwargs):
-        if _too_many(workspace_id):
-            return _answer(429, {"error": "too many calls, try again in a minute"})
-        length = request.httprequest.content_length
-        if length is not None and length > MAX_BODY:
-            return _answer(413, {"error": "payload too large"})
-        body = request.httprequest.get_data(cache=False)[: MAX_BODY + 1]
-        if len(body) > MAX_BODY:
-            return _answer(413, {"error": "payload too large"})
         Workspace = request.env["devops.workspace"].sudo()
         workspace = Workspace._webhook_workspace(workspace_id, token)
         if not workspace:
             return _answer(403, {"error": "unknown webhook"})
+        # Counted once the token is known good: nobody else can spend a workspace's calls.
+        if _too_many(workspace.id):
+            return _answer(429, {"error": "too many calls, try again in a minute"})
+        length = request.httprequest.content_length
+        if length is not None and length > MAX_BODY:
+            return _answer(413, {"error": "payload too large"})
+        # At most MAX_BODY + 1 bytes are read, whatever the body (chunked ones too).
+        body = request.httprequest.stream.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            return _answer(413, {"error": "payload too large"})
         status, payload = workspace._webhook_push(dict(request.httprequest.headers), body)
         return _answer(status, payload)

@@ -42,7 +42,7 @@ def check_modules(modules):
     names = [m for m in modules if m]
     bad = [m for m in names if not isinstance(m, str) or not MODULE.fullmatch(m)]
     if bad:
-        raise TestRunInputError(f"Not module names: {', '.join(map(str, bad))}.")
+        raise TestRunInputError(f"Not module names: {', '.join(repr(b)[:100] for b in bad)}.")
     return names
 
 
@@ -57,7 +57,8 @@ def check_test_tags(tags):
     bad = [spec for spec in specs if not TEST_TAG.fullmatch(spec) or spec in ("", "-")]
     if bad or not specs:
         raise TestRunInputError(
-            f"Not test tags: {', '.join(bad) or tags!r} (such as /sale, post_install, "
+            f"Not test tags: {', '.join(repr(b)[:100] for b in bad) or repr(tags)[:100]} (such "
+            "as /sale, post_install, "
             "-slow or /sale:TestSale.test_price)."
         )
     return ",".join(specs)
@@ -65,7 +66,7 @@ def check_test_tags(tags):
 
 def check_database(name):
     if not isinstance(name, str) or not DATABASE.fullmatch(name):
-        raise TestRunInputError(f"'{name}' is not a database name.")
+        raise TestRunInputError(f"{name!r} is not a database name.")
     return name
 
 
@@ -264,7 +265,7 @@ def push_branch(body):
     None when it is not a push of a branch (a tag, a payload that is not JSON)."""
     try:
         payload = json.loads(body or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(payload, dict):
         return None

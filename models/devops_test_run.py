@@ -365,6 +365,14 @@ class DevopsTestRun(models.Model):
         if not run.db_kept:
             raise UserError(self.env._("This run kept no database."))
         build, workspace = run.build_id, run.workspace_id
+        if not build.venv_path or not workspace.odoo_path:
+            raise UserError(
+                self.env._(
+                    "The build of this run (or the workspace's Odoo) is gone: drop the database "
+                    "%(database)s with dropdb on the machine.",
+                    database=run.database,
+                )
+            )
         try:
             argv = testrun.cleanup_argv(
                 build._python_of(), f"{workspace.odoo_path}/odoo-bin", run.config_path,

@@ -163,6 +163,8 @@ class DevopsWorkspaceRepo(models.Model):
                 super(DevopsWorkspaceRepo, moved).write(
                     {"host_key": False, "host_key_offered": False, "state": "new"}
                 )
+        if vals.get("follow"):
+            self.mapped("workspace_id")._check_automatic_allowed()
         result = super().write(vals)
         if vals.get("follow") and self.env.user.active:  # the automatic runs' user
             for workspace in self.mapped("workspace_id").sudo():
@@ -316,4 +318,6 @@ class DevopsWorkspaceRepo(models.Model):
         run = workspace._queue_automatic("follow")
         if run or workspace.tests_pending:
             self.remote_commit = sha
+        elif workspace.tests_problem:
+            self.follow_error = workspace.tests_problem  # checked again at the next pass
         return run

@@ -16,8 +16,8 @@ import hashlib
 import secrets
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
-from odoo.tools import config
+from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools import SQL, config
 
 from ..engine import testrun
 from .devops_test_run import STATES
@@ -41,6 +41,13 @@ class DevopsWorkspace(models.Model):
     tests_pending = fields.Boolean(
         readonly=True, copy=False, help="A push came while a test run was on: one more follows."
     )
+    tests_problem = fields.Text(
+        string="Automatic tests problem",
+        readonly=True,
+        copy=False,
+        help="Why the last automatic run could not start.",
+    )
+    tests_queued_date = fields.Datetime(readonly=True, copy=False)
     test_user_id = fields.Many2one(
         "res.users",
         string="Automatic tests run as",
@@ -52,6 +59,13 @@ class DevopsWorkspace(models.Model):
     webhook_token_hash = fields.Char(readonly=True, copy=False, groups=MANAGER)
     webhook_url = fields.Char(compute="_compute_webhook_url", groups=MANAGER)
     webhook_set = fields.Boolean(compute="_compute_webhook_url")
+
+    @api.constrains("test_user_id")
+    def _check_test_user(self):
+        for workspace in self:
+            user = workspace.test_user_id
+            if user and (user.share or not user.has_group(USER)):
+                raise ValidationError(self.env._("The automatic tests user must be a DevOps user."))
 
     def _compute_test_run_count(self):
         Run = self.env["devops.test.run"]
@@ -109,7 +123,7 @@ class DevopsWorkspace(models.Model):
             tags = testrun.check_test_tags(test_tags)
         except testrun.TestRunInputError as error:
             raise UserError(str(error)) from error
-        if since is not None and since is not False:
+        if since not in (None, False, ""):
             since = self._check_ref(since)
         if impacted and not since:
             raise UserError(self.env._("impacted needs since: the commit to compare with."))
@@ -144,16 +158,45 @@ class DevopsWorkspace(models.Model):
             workspace, {**values, "trigger": trigger, "pull": trigger != "manual"}, user
         )
 
-    def _queue_automatic(self, trigger):
-        """A run of a followed branch or a webhook, as the automatic tests user; when a
-        test run is already on, one more follows it (``tests_pending``).  The run or None."""
+    def _automatic_problem(self):
+        """Why automatic runs cannot start on this workspace (translated), or None."""
         self.ensure_one()
         workspace = self.sudo()
+        if not workspace.active:
+            return self.env._("The workspace is archived.")
+        if workspace.machine_id.kind == "local" and not self._automatic_local_allowed():
+            return self.env._(
+                "Automatic tests run whatever is pushed: on This machine that code would run "
+                "as the Odoo server's user. Use a workspace on an SSH machine (a dedicated "
+                "account), or allow it in Settings (Automatic tests on This machine)."
+            )
         user = workspace.test_user_id
         if not user or not user.active or not user.has_group(USER):
+            return self.env._("The workspace has no automatic tests user (a DevOps user).")
+        return None
+
+    def _automatic_local_allowed(self):
+        parameter = "erplibre_devops.automatic_tests_local"
+        return bool(self.env["ir.config_parameter"].sudo().get_param(parameter))
+
+    def _queue_automatic(self, trigger):
+        """A run of a followed branch or a webhook, as the automatic tests user; when a
+        test run is already on, one more follows it (``tests_pending``).  The run or None
+        (``tests_problem`` says why when it is not pending)."""
+        self.ensure_one()
+        workspace = self.sudo()
+        # One at a time per workspace: a concurrent webhook or cron waits here, then fails
+        # to serialize (the row below changed) and is retried by Odoo: it sees this run.
+        self.env.cr.execute(
+            SQL("SELECT id FROM devops_workspace WHERE id = %s FOR UPDATE", workspace.id)
+        )
+        workspace.tests_queued_date = fields.Datetime.now()
+        workspace.flush_recordset(["tests_queued_date"])
+        problem = workspace._automatic_problem()
+        if problem:
+            workspace.tests_problem = problem
             return None
-        values = workspace.with_user(user)._test_values(None, None, False, None, True, False,
-                                                        False)  # fmt: skip
+        user = workspace.test_user_id
         active = (
             self.env["devops.pipeline.run"]
             .sudo()
@@ -163,10 +206,15 @@ class DevopsWorkspace(models.Model):
             workspace.tests_pending = True
             return None
         try:
-            return workspace.with_user(user)._run_tests(values, trigger)
-        except (UserError, AccessError):
-            workspace.tests_pending = True
+            values = workspace.with_user(user)._test_values(
+                None, None, False, None, True, False, False
+            )
+            run = workspace.with_user(user)._run_tests(values, trigger)
+        except (UserError, AccessError) as error:
+            workspace.tests_problem = str(error.args[0] if error.args else error)
             return None
+        workspace.tests_problem = False
+        return run
 
     def _test_db_connection(self):
         """(host, port, user, password) of the PostgreSQL test databases are made in."""
@@ -217,6 +265,7 @@ class DevopsWorkspace(models.Model):
         self._ensure_one_existing()
         if not self.env.user.has_group(MANAGER):
             raise AccessError(self.env._("Only DevOps managers make webhooks."))
+        self._check_automatic_allowed()
         token = secrets.token_urlsafe(24)
         secret = secrets.token_urlsafe(32)
         workspace = self.sudo()
@@ -241,6 +290,13 @@ class DevopsWorkspace(models.Model):
             },
         }
 
+    def _check_automatic_allowed(self):
+        """Following a branch or a webhook on This machine needs the setting."""
+        for workspace in self:
+            local = workspace.sudo().machine_id.kind == "local"
+            if local and not workspace._automatic_local_allowed():
+                raise UserError(workspace._automatic_problem())
+
     def action_forget_webhook(self):
         self._ensure_one_existing()
         if not self.env.user.has_group(MANAGER):
@@ -258,7 +314,7 @@ class DevopsWorkspace(models.Model):
         if not isinstance(workspace_id, int) or not isinstance(token, str) or len(token) > 200:
             return self.browse()
         workspace = self.sudo().browse(workspace_id).exists()
-        expected = workspace.webhook_token_hash if workspace else ""
+        expected = workspace.webhook_token_hash if workspace and workspace.active else ""
         given = hashlib.sha256(token.encode()).hexdigest()
         if not expected or not secrets.compare_digest(expected, given):
             return self.browse()
@@ -281,6 +337,6 @@ class DevopsWorkspace(models.Model):
         run = self._queue_automatic("webhook")
         if run:
             return 202, {"queued": True, "test_run": run.id}
-        if self.tests_pending:
-            return 202, {"queued": True, "after_current_run": True}
-        return 409, {"queued": False, "reason": "no automatic tests user"}
+        if self.tests_problem and not self.tests_pending:
+            return 409, {"queued": False, "reason": self.tests_problem}
+        return 202, {"queued": True, "after_current_run": True}

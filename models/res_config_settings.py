@@ -49,6 +49,14 @@ class ResConfigSettings(models.TransientModel):
     )
     devops_operate_interval = fields.Integer(string="Check instances every (minutes)", default=1)
     devops_monitor_interval = fields.Integer(string="Record a sample every (minutes)", default=5)
+    devops_automatic_tests_local = fields.Boolean(
+        string="Automatic tests on This machine",
+        config_parameter="erplibre_devops.automatic_tests_local",
+        help="Let followed branches and push webhooks run tests of workspaces on the Odoo "
+        "server's own machine: whoever can push to those branches then runs code as the "
+        "Odoo server's system user (its configuration, its database). Prefer an SSH "
+        "machine with a dedicated account for automatic tests.",
+    )
     devops_follow_interval = fields.Integer(
         string="Check followed branches every (minutes)", default=1
     )

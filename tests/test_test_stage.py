@@ -12,7 +12,7 @@ import sys
 import psycopg2
 
 from odoo import sql_db
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
@@ -250,6 +250,10 @@ class TestTestRuns(TestStageMixin, CodeCase):
         workspace = self.tested_workspace()
         repo = workspace.repo_ids.filtered(lambda r: r.folder == "addons")
         admin = self.env.ref("base.user_admin")
+        # Pushed code runs on This machine only when the administrator allowed it.
+        with self.assertRaises(UserError):
+            repo.with_user(admin).follow = True
+        self.env["ir.config_parameter"].set_param("erplibre_devops.automatic_tests_local", "1")
         repo.with_user(admin).follow = True
         self.assertEqual(workspace.test_user_id, admin)
         self.assertIsNone(repo._follow_check())  # the first look: the clone's own commit
@@ -319,6 +323,9 @@ class TestWebhook(HttpCase):
             {"workspace_id": self.workspace.id, "url": "/nonexistent/repo.git", "branch": "main"}
         )
         self.admin = self.env.ref("base.user_admin")
+        with self.assertRaises(UserError):  # pushed code on This machine: not by default
+            self.workspace.with_user(self.admin).action_generate_webhook()
+        self.env["ir.config_parameter"].set_param("erplibre_devops.automatic_tests_local", "1")
         self.workspace.with_user(self.admin).action_generate_webhook()
         self.assertEqual(self.workspace.test_user_id, self.admin)
         self.url = self.workspace.with_user(self.admin).webhook_url.split("/erplibre_devops/", 1)[1]
@@ -363,6 +370,30 @@ class TestWebhook(HttpCase):
         # GitLab's token header works the same.
         answer = self.post(body, {"X-Gitlab-Token": self.secret})
         self.assertEqual(answer.status_code, 202, answer.text)
+        self.assertEqual(len(self.runs()), 2)
+        # Too large (chunked too: never read whole), unsigned JSON bombs, archived: refused.
+        big = b" " * (1 << 20) + b"{}"
+        self.assertEqual(self.post(big, {"X-Gitlab-Token": self.secret}).status_code, 413)
+        answer = self.url_open(
+            f"/erplibre_devops/{self.url}",
+            data=iter([b"[" * 1000] * 2000),
+            headers={"Content-Type": "application/json", "X-Gitlab-Token": self.secret},
+        )
+        self.assertEqual(answer.status_code, 413)
+        bomb = b"[" * 100_000
+        answer = self.post(bomb, {"X-Gitlab-Token": self.secret})
+        self.assertEqual(answer.status_code, 202)  # not a push: nothing queued, no error
+        self.workspace.active = False
+        self.assertEqual(self.post(body, {"X-Gitlab-Token": self.secret}).status_code, 403)
+        self.assertEqual(len(self.runs()), 2)
+
+    def test_automatic_tests_user_is_a_devops_user(self):
+        portal = self.env["res.users"].create(
+            {"name": "Portal", "login": "portal_tests_user",
+             "groups_id": [(6, 0, [self.env.ref("base.group_portal").id])]}
+        )  # fmt: skip
+        with self.assertRaises(ValidationError):
+            self.workspace.test_user_id = portal
 
     def test_config_connection_is_this_servers_on_this_machine(self):
         host, _port, user, _password = self.workspace._test_db_connection()

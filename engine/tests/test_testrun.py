@@ -235,3 +235,13 @@ def test_coverage_of_a_real_run(tmp_path):
                    cwd=tmp_path, check=True, capture_output=True)  # fmt: skip
     found = testrun.parse_coverage(report.read_text(), {"m": str(module)}, str(tmp_path))
     assert 0 < found["m"] < 100  # one branch of two, one return of two
+
+
+def test_hostile_values_are_quoted_in_messages():
+    with pytest.raises(testrun.TestRunInputError) as found:
+        testrun.check_modules(["sale\nstock", "a\x00b"])
+    assert "\n" not in str(found.value) and "\x00" not in str(found.value)
+    with pytest.raises(testrun.TestRunInputError) as found:
+        testrun.check_test_tags("/sale\nforged line")
+    assert "\n" not in str(found.value)
+    assert testrun.push_branch(b"[" * 100_000) is None  # too deep: not a push, no crash
