@@ -66,8 +66,10 @@ class DevopsWebhook(http.Controller):
         length = request.httprequest.content_length
         if length is not None and length > MAX_BODY:
             return _answer(413, {"error": "payload too large"})
-        # At most MAX_BODY + 1 bytes are read, whatever the body (chunked ones too).
-        body = request.httprequest.stream.read(MAX_BODY + 1)
+        # At most MAX_BODY + 1 bytes are read, whatever the body (chunked ones too): from
+        # werkzeug's own request (Odoo's wrapper offers only get_data, which reads it all).
+        raw = getattr(request.httprequest, "_HTTPRequest__wrapped", request.httprequest)
+        body = raw.stream.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:
             return _answer(413, {"error": "payload too large"})
         status, payload = workspace._webhook_push(dict(request.httprequest.headers), body)
