@@ -436,13 +436,16 @@ def blame_argv(path, lines):
 
 # Pairs (file, "line line …") of the workspace (the current directory): each file's blame
 # goes to stdout after a line "\036", then a line "\036= STATUS FIRST-LINE-OF-ITS-ERRORS".
+# git runs in the file's own folder: the repository holding it may be a sub-folder of the
+# workspace (a workspace of several repositories).
 _BLAMES = r"""
 while [ $# -ge 2 ]; do
     f=$1 n=$2
     shift 2
     printf '\036\n'
-    { e=$(git blame --line-porcelain $(for i in $n; do printf -- '-L%s,%s ' "$i" "$i"; done) \
-        -- "$f" 2>&1 >&3 3>&-); s=$?; } 3>&1
+    { e=$(git -C "$(dirname -- "$f")" blame --line-porcelain \
+        $(for i in $n; do printf -- '-L%s,%s ' "$i" "$i"; done) \
+        -- "$(basename -- "$f")" 2>&1 >&3 3>&-); s=$?; } 3>&1
     printf '\036= %s %s\n' "$s" "$(printf '%s\n' "$e" | head -n 1)"
 done
 """

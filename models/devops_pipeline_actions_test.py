@@ -37,6 +37,11 @@ class DevopsPipelineActions(models.AbstractModel):
             return self.env["devops.test.run"]
         return test
 
+    def _team_queue(self, step, argv):
+        """Queue a step's command as a run every DevOps user sees (test runs are the
+        team's), with no variable added."""
+        return self.with_context(devops_exec_shared=True)._queue(step, argv, env={})
+
     def _no_test(self):
         return failed(self.env._("No test run: start one with Run tests on a workspace."))
 
@@ -49,7 +54,7 @@ class DevopsPipelineActions(models.AbstractModel):
             return self._no_test()
         if not test.pull:
             return skipped(self.env._("The tests run at the workspace's current commits."))
-        return self._action_git_checkout(step)
+        return self.with_context(devops_exec_shared=True)._action_git_checkout(step)
 
     @api.model
     def _after_test_pull(self, step, exec_run):
@@ -119,10 +124,11 @@ class DevopsPipelineActions(models.AbstractModel):
             self._write_test_config(test, executor)
         except (ExecError, build_engine.BuildInputError, UserError) as error:
             return failed(str(error.args[0] if error.args else error))
-        step.run_id._set_data(http_port=int(port) if port_ok and port.strip().isdigit() else 18069)
+        test.http_port = int(port) if port_ok and port.strip().isdigit() else 18069
+        step.run_id._set_data(http_port=test.http_port)
         return done(
             self.env._(
-                "%(count)s modules to test: %(modules)s; installed first: %(deps)s.",
+                "Modules to test (%(count)s): %(modules)s; installed first: %(deps)s.",
                 count=len(modules),
                 modules=", ".join(modules),
                 deps=", ".join(dependencies) or "base",
@@ -176,6 +182,7 @@ class DevopsPipelineActions(models.AbstractModel):
                     commit_subject=parts[2][:500],
                 )  # fmt: skip
         test.write(values)
+        test._mark_latest()  # the board shows it (running) from now on
         return main
 
     @api.model
@@ -267,7 +274,7 @@ class DevopsPipelineActions(models.AbstractModel):
         except (testrun.TestRunInputError, UserError) as error:
             return failed(str(error.args[0] if error.args else error))
         step.run_id._set_data(database_made=True)
-        return self._queue(step, argv, env={})
+        return self._team_queue(step, argv)
 
     @api.model
     def _after_test_install(self, step, _exec_run):
@@ -289,11 +296,10 @@ class DevopsPipelineActions(models.AbstractModel):
         data = run._data()
         if data.get("nothing_to_test"):
             return skipped(self.env._("No module to test."))
-        shared = self.with_context(devops_exec_shared=True)
         try:
             if data.get("pytest"):
                 python = test.build_id._python_of()
-                return shared._queue(step, testrun.pytest_argv(python, self._junit_path(test)))
+                return self._team_queue(step, testrun.pytest_argv(python, self._junit_path(test)))
             modules = [m for m in (test.modules or "").split(",") if m]
             coverage = None
             if test.coverage:
@@ -305,7 +311,7 @@ class DevopsPipelineActions(models.AbstractModel):
             )  # fmt: skip
         except (testrun.TestRunInputError, UserError) as error:
             return failed(str(error.args[0] if error.args else error))
-        return shared._queue(step, argv, env={})
+        return self._team_queue(step, argv)
 
     def _module_paths(self, test):
         names = set((test.modules or "").split(","))
@@ -420,7 +426,7 @@ class DevopsPipelineActions(models.AbstractModel):
             self._coverage_path(test),
             f"{self._coverage_path(test)}.json",
         )
-        return self._queue(step, argv, env={})
+        return self._team_queue(step, argv)
 
     @api.model
     def _after_test_coverage(self, step, _exec_run):
@@ -483,7 +489,7 @@ class DevopsPipelineActions(models.AbstractModel):
             argv = testrun.cleanup_argv(*self._odoo_argv_parts(test), test.database)
         except (testrun.TestRunInputError, UserError) as error:
             return failed(str(error.args[0] if error.args else error))
-        return self._queue(step, argv, env={})
+        return self._team_queue(step, argv)
 
     @api.model
     def _after_test_drop(self, step, _exec_run):

@@ -470,12 +470,24 @@ class DevopsPipelineRun(models.Model):
         build._on_run_end(self)
         waiting = (
             self.sudo()
-            .search([("state", "=", "waiting"), ("current_step_id.action", "=", "wait_build")])
-            .filtered(lambda r: r._param("build_id") == build_id)
+            .search(
+                [
+                    ("state", "=", "waiting"),
+                    ("current_step_id.action", "in", ("wait_build", "test_build")),
+                ]
+            )
+            .filtered(lambda r: r._param("build_id") == build_id or r._test_build_id() == build_id)
         )
         if waiting:
             waiting.write({"wait_until": fields.Datetime.now()})
             self.env.ref("erplibre_devops.ir_cron_pipeline_advance").sudo()._trigger()
+
+    def _test_build_id(self):
+        """The build the test run of this run waits for (its id), or None."""
+        test_id = self._param("test_run_id")
+        if isinstance(test_id, bool) or not isinstance(test_id, int):
+            return None
+        return self.env["devops.test.run"].sudo().browse(test_id).exists().build_id.id or None
 
     # --- Told by the runner, the cron --------------------------------------------------------
 

@@ -71,6 +71,7 @@ class DevopsTestRun(models.Model):
     pull = fields.Boolean(readonly=True, help="The workspace was pulled before the tests.")
     branch = fields.Char(readonly=True, index=True)
     commit = fields.Char(readonly=True, index=True, help="The commit of the main repository.")
+    commit_short = fields.Char(string="Commit ", compute="_compute_commit_short")
     commits = fields.Text(string="Commits (JSON)", readonly=True)
     commit_key = fields.Char(readonly=True, index=True, help="The commits of every repository.")
     author_name = fields.Char(string="Author", readonly=True)
@@ -89,6 +90,11 @@ class DevopsTestRun(models.Model):
         help="Start an Odoo on the kept database (on the workspace's machine).",
     )
     result_ids = fields.One2many("devops.test.result", "run_id", string="Results", readonly=True)
+    failure_ids = fields.Many2many(
+        "devops.test.result", string="Failures", compute="_compute_failure_ids"
+    )
+    compared_with = fields.Char(compute="_compute_failure_ids", string="New failures since")
+    http_port = fields.Integer(readonly=True, help="The port of the tests' HTTP server.")
     passed = fields.Integer(readonly=True)
     failed = fields.Integer(readonly=True)
     errors = fields.Integer(readonly=True)
@@ -111,8 +117,23 @@ class DevopsTestRun(models.Model):
     user_id = fields.Many2one("res.users", string="Launched by", readonly=True)
     date_start = fields.Datetime(string="Started", readonly=True)
     date_end = fields.Datetime(string="Ended", readonly=True)
-    duration = fields.Float(string="Duration (s)", readonly=True, aggregator=None)
+    duration = fields.Float(string="Duration (s)", readonly=True, aggregator="avg")
     message = fields.Text(readonly=True)
+
+    def _compute_commit_short(self):
+        for run in self:
+            run.commit_short = (run.commit or "")[:8] or False
+
+    @api.depends("result_ids.state", "base_run_id", "base_commit")
+    def _compute_failure_ids(self):
+        for run in self:
+            run.failure_ids = run.result_ids.filtered(lambda r: r.state in FAILING)
+            base = run.base_run_id
+            if base:
+                commit = (base.commit or run.base_commit or "")[:8]
+                run.compared_with = f"{base.name} ({commit})" if commit else base.name
+            else:
+                run.compared_with = self.env._("no earlier run to compare with")
 
     def _compute_connect_command(self):
         for run in self:
@@ -121,7 +142,7 @@ class DevopsTestRun(models.Model):
             if run.db_kept and build and odoo and run.config_path:
                 run.connect_command = (
                     f"{build._python_of()} {odoo}/odoo-bin -c {run.config_path} "
-                    f"-d {run.database} --http-port 8069"
+                    f"-d {run.database} --http-port {run.http_port or 8079}"
                 )
             else:
                 run.connect_command = False
@@ -385,7 +406,14 @@ class DevopsTestRun(models.Model):
             raise UserError(
                 self.env._("The database could not be dropped: %(error)s", error=out[-1000:])
             )
-        run.db_kept = False
+        run.write(
+            {
+                "db_kept": False,
+                "message": "\n".join(
+                    filter(None, [run.message, self.env._("The kept database was dropped.")])
+                ),
+            }
+        )
         return True
 
     def action_view_results(self):

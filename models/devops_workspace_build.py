@@ -555,8 +555,12 @@ class DevopsWorkspace(models.Model):
         executor = workspace.machine_id._executor()
         interpreter = f"{adopt_path}/bin/python" if adopt_path else python
         dockerfile = f"{base}/Dockerfile"
+        # A repository's own requirements.txt at its top (OCA repositories list their
+        # modules' Python dependencies there; a repository without Odoo, its own).
+        roots = [f"{folder}/requirements.txt" for folder in folders or [base]]
+        roots = [path for path in dict.fromkeys(roots) if path not in files]
         ok, out = executor.read_stdout(
-            build_engine.facts_argv(interpreter, folders or [base], [*files, dockerfile]),
+            build_engine.facts_argv(interpreter, folders or [base], [*files, *roots, dockerfile]),
             timeout=30,
         )
         if not ok:
@@ -568,6 +572,7 @@ class DevopsWorkspace(models.Model):
                 )
             )
         facts = build_engine.parse_facts(out)
+        files += [path for path in roots if facts["files"].get(path)]
         pipeline = self.env.ref("erplibre_devops.pipeline_build")
         signature = [Build._pipeline_signature(pipeline), Build._pip_options()]
         fingerprint = build_engine.fingerprint(facts, requirements, signature, adopt_path or "")

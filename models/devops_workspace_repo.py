@@ -263,6 +263,21 @@ class DevopsWorkspaceRepo(models.Model):
 
     # --- Following the remote branch (the cron "DevOps: follow branches") ---------------
 
+    @api.onchange("follow")
+    def _onchange_follow(self):
+        """Say at once (not at the save) when following is not allowed here."""
+        workspace = self.workspace_id
+        if self.follow and workspace and workspace.machine_id.kind == "local":
+            if not workspace._automatic_local_allowed():
+                self.follow = False
+                return {
+                    "warning": {
+                        "title": self.env._("Not on This machine"),
+                        "message": workspace._automatic_problem(),
+                    }
+                }
+        return None
+
     @api.model
     def _cron_follow(self):
         """``git ls-remote`` of every followed branch; a new commit queues the workspace's

@@ -147,6 +147,10 @@ class DevopsWorkspace(models.Model):
         # The tests run the workspace's code: a command of one's own, in effect.
         self.env["devops.exec"]._check_may_run_own_commands(self.machine_id)
         workspace = self.sudo()
+        if workspace.repo_ids and "cloned" not in workspace.repo_ids.mapped("state"):
+            raise UserError(
+                self.env._("%(name)s is not cloned yet: Clone it first.", name=self.name)
+            )
         if workspace.odoo_path:
             workspace._test_db_connection()  # says now what is missing
         elif not workspace.repo_ids and not workspace.git_root:
@@ -249,7 +253,7 @@ class DevopsWorkspace(models.Model):
     def action_run_tests(self):
         self._ensure_one_existing()
         wizard = self.env["devops.test.run.wizard"].create({"workspace_id": self.id})
-        return form_action(wizard)
+        return form_action(wizard, name=self.env._("Run tests"))
 
     def action_view_test_runs(self):
         self._ensure_one_existing()

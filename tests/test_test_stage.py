@@ -206,6 +206,33 @@ class TestTestRuns(TestStageMixin, CodeCase):
         self.assertFalse(database_exists(second.database))
         self.assertFalse(second.db_kept)
 
+    def test_pytest_for_a_repository_without_odoo(self):
+        bare, _work = make_repo(
+            self.remotes,
+            "plain",
+            {
+                "requirements.txt": "devopsdemo==1.0\n",
+                "calc.py": "def add(a, b):\n    return a + b\n",
+                "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+                "    assert add(1, 2) == 3\n\n\ndef test_wrong():\n    assert add(1, 1) == 3\n",
+            },
+        )
+        workspace = self.new_workspace("Plain Python", repos=[{"url": bare, "folder": ""}])
+        self.assertEqual(self.clone(workspace).state, "done")
+        build = self.env["devops.build"].browse(workspace.build(adopt_path=sys.prefix))
+        self.run_all(timeout=120)
+        # The repository's own requirements.txt is part of its build.
+        self.assertIn(f"{workspace.path}/requirements.txt", build.requirement_files)
+        test = self.run_tests(workspace)
+        self.assertFalse(workspace.odoo_path)
+        self.assertEqual(test.state, "failed", test.message)
+        states = {r.method: r.state for r in test.result_ids}
+        self.assertEqual(states, {"test_add": "passed", "test_wrong": "failed"})
+        self.assertIn("assert 2 == 3", self.result(test, "test_wrong").traceback)
+        self.assertFalse(
+            os.path.exists(os.path.join(workspace.path, f".devops/test-{test.id}-junit.xml"))
+        )
+
     def test_impacted_selection_and_hostile_values(self):
         workspace = self.tested_workspace()
         base = git(self.work_t, "rev-parse", "HEAD")

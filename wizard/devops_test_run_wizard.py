@@ -24,7 +24,10 @@ class DevopsTestRunWizard(models.TransientModel):
         required=True,
     )
     modules = fields.Char(help="Technical names, comma-separated, such as sale,stock.")
-    since = fields.Char(help="A commit, branch or tag, such as main or HEAD~3.")
+    since = fields.Char(
+        help="A commit, branch or tag, such as main or HEAD~3: compared in every repository "
+        "of the workspace where it exists."
+    )
     test_tags = fields.Char(
         help="Odoo's --test-tags (default: the modules tested), such as /sale,-slow."
     )
@@ -33,6 +36,12 @@ class DevopsTestRunWizard(models.TransientModel):
         help="Run under coverage run --branch (coverage must be in the build, e.g. in a "
         "requirements.txt)."
     )
+    adopt_path = fields.Char(
+        string="Adopt a virtualenv",
+        help="Optional: the absolute path of an existing virtualenv with the requirements "
+        "(such as /home/odoo/venv); the tests, and later ones, run in it instead of a build "
+        "of their own.",
+    )
     keep_db = fields.Boolean(
         string="Keep the database on failure", help="To look into it; drop it from the run."
     )
@@ -40,6 +49,8 @@ class DevopsTestRunWizard(models.TransientModel):
     def action_run(self):
         self._ensure_one_existing()
         selection = self.selection
+        if self.adopt_path:
+            self.workspace_id.build(adopt_path=self.adopt_path)
         run_id = self.workspace_id.run_tests(
             modules=(self.modules or "") if selection == "given" else None,
             since=self.since or None if selection in ("changed", "impacted") else None,

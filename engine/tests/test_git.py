@@ -204,6 +204,12 @@ def test_blames_of_many_files_and_why_one_is_empty(repos):
     _, out = run(git.blames_argv([("a.py", [1])]), not_repo)
     ((blame, error),) = git.parse_blames(out)
     assert blame == {} and git.blame_problem(error) == "not_repository"
+    # A workspace of several repositories (a plain folder holding clones): each file is
+    # blamed in its own repository.
+    (not_repo / "sub").symlink_to(clone)
+    _, out = run(git.blames_argv([("sub/b.py", [1]), ("sub/app.py", [1])]), not_repo)
+    (blame, error), (other, _error) = git.parse_blames(out)
+    assert error == "" and blame[1]["summary"] == "b" and other[1]["summary"] == "first"
 
 
 def test_identity(repos):
