@@ -192,7 +192,8 @@ class DevopsWorkspace(models.Model):
         # One at a time per workspace: a concurrent webhook or cron waits here, then fails
         # to serialize (the row below changed) and is retried by Odoo: it sees this run.
         self.env.cr.execute(
-            SQL("SELECT id FROM devops_workspace WHERE id = %s FOR UPDATE", workspace.id)
+            SQL("SELECT id FROM devops_workspace WHERE id = %s FOR UPDATE", workspace.id),
+            log_exceptions=False,  # a serialization failure is retried, not an error
         )
         workspace.tests_queued_date = fields.Datetime.now()
         workspace.flush_recordset(["tests_queued_date"])

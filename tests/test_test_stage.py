@@ -347,8 +347,9 @@ class TestWebhook(HttpCase):
              "machine_id": self.env.ref("erplibre_devops.machine_local").id}
         )  # fmt: skip
         self.env["devops.workspace.repo"].create(
-            {"workspace_id": self.workspace.id, "url": "/nonexistent/repo.git", "branch": "main"}
-        )
+            {"workspace_id": self.workspace.id, "url": "/nonexistent/repo.git", "branch": "main",
+             "state": "cloned"}
+        )  # fmt: skip
         self.admin = self.env.ref("base.user_admin")
         with self.assertRaises(UserError):  # pushed code on This machine: not by default
             self.workspace.with_user(self.admin).action_generate_webhook()
