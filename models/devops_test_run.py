@@ -94,7 +94,9 @@ class DevopsTestRun(models.Model):
         "devops.test.result", string="Failures", compute="_compute_failure_ids"
     )
     compared_with = fields.Char(compute="_compute_failure_ids", string="New failures since")
-    http_port = fields.Integer(readonly=True, help="The port of the tests' HTTP server.")
+    http_port = fields.Integer(
+        string="HTTP port", readonly=True, help="The port of the tests' HTTP server."
+    )
     passed = fields.Integer(readonly=True)
     failed = fields.Integer(readonly=True)
     errors = fields.Integer(readonly=True)

@@ -47,7 +47,7 @@ class DevopsWorkspace(models.Model):
         copy=False,
         help="Why the last automatic run could not start.",
     )
-    tests_queued_date = fields.Datetime(readonly=True, copy=False)
+    tests_queued_date = fields.Datetime(string="Automatic run asked on", readonly=True, copy=False)
     test_user_id = fields.Many2one(
         "res.users",
         string="Automatic tests run as",
