@@ -263,12 +263,7 @@ class DevopsPipelineActions(models.AbstractModel):
     @api.model
     def _build_of(self, step):
         """The build a run works on (parameter build_id): of the run's workspace only."""
-        run = step.run_id
-        build_id = run._param("build_id")
-        if isinstance(build_id, bool) or not isinstance(build_id, int):
-            return self.env["devops.build"]
-        build = self.env["devops.build"].sudo().browse(build_id).exists()
-        return build if build.workspace_id == run.workspace_id else self.env["devops.build"]
+        return step.run_id._param_record("build_id", "devops.build")
 
     @api.model
     def _own_build(self, step):
@@ -379,7 +374,12 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @api.model
     def _check_wait_build(self, step):
-        build = self._build_of(step)
+        return self._build_outcome(self._build_of(step), wait=30)
+
+    @api.model
+    def _build_outcome(self, build, wait):
+        """A step waiting for ``build``: done when it is, failed when it failed (or is
+        gone), else checked again in ``wait`` seconds (its end wakes the step sooner)."""
         if not build:
             return failed(self.env._("The build was deleted."))
         if build.state == "done":
@@ -392,7 +392,9 @@ class DevopsPipelineActions(models.AbstractModel):
                     message=build.message or build.state,
                 )
             )
-        return Outcome("wait", self.env._("Waiting for %(name)s to end.", name=build.name), wait=30)
+        return Outcome(
+            "wait", self.env._("Waiting for %(name)s to end.", name=build.name), wait=wait
+        )
 
     # --- New Odoo instance -----------------------------------------------------------
 

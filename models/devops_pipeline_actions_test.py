@@ -27,15 +27,10 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @api.model
     def _test_of(self, step):
-        """The test run of a step's pipeline run (of the same workspace only)."""
+        """The test run of a step's pipeline run (of the same workspace, and this run's)."""
         run = step.run_id
-        test_id = run._param("test_run_id")
-        if isinstance(test_id, bool) or not isinstance(test_id, int):
-            return self.env["devops.test.run"]
-        test = self.env["devops.test.run"].sudo().browse(test_id).exists()
-        if test.workspace_id != run.workspace_id or test.run_id not in (run, run.browse()):
-            return self.env["devops.test.run"]
-        return test
+        test = run._param_record("test_run_id", "devops.test.run")
+        return test if test.run_id in (run, run.browse()) else self.env["devops.test.run"]
 
     def _team_queue(self, step, argv):
         """Queue a step's command as a run every DevOps user sees (test runs are the
@@ -80,17 +75,7 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @api.model
     def _check_test_build(self, step):
-        build = self._test_of(step).build_id
-        if not build:
-            return failed(self.env._("The build was deleted."))
-        if build.state == "done":
-            return done(self.env._("%(name)s is ready.", name=build.name))
-        if build.state in ("failed", "cancelled"):
-            return failed(
-                self.env._("%(name)s did not succeed: %(message)s", name=build.name,
-                           message=build.message or build.state)
-            )  # fmt: skip
-        return Outcome("wait", self.env._("Waiting for %(name)s to end.", name=build.name), wait=3)
+        return self._build_outcome(self._test_of(step).build_id, wait=3)
 
     # --- Prepare -----------------------------------------------------------------------
 

@@ -455,12 +455,10 @@ class DevopsPipelineRun(models.Model):
     def _after_close(self):
         """Tell what waits for this run: its build takes the run's state, and the runs
         whose step waits for that build are checked at once; its test run ends."""
-        test_id = self._param("test_run_id")
-        if isinstance(test_id, int) and not isinstance(test_id, bool):
-            test = self.env["devops.test.run"].sudo().browse(test_id).exists()
-            if test and test.run_id in (self, self.browse()):  # ended within its launch
-                test.run_id = self
-                test._on_run_end(self)
+        test = self._param_record("test_run_id", "devops.test.run")
+        if test and test.run_id in (self, self.browse()):  # ended within its launch
+            test.run_id = self
+            test._on_run_end(self)
         build_id = self._param("build_id")
         if isinstance(build_id, bool) or not isinstance(build_id, int):
             return
@@ -482,12 +480,19 @@ class DevopsPipelineRun(models.Model):
             waiting.write({"wait_until": fields.Datetime.now()})
             self.env.ref("erplibre_devops.ir_cron_pipeline_advance").sudo()._trigger()
 
+    def _param_record(self, name, model):
+        """The record of model ``model`` whose id is the parameter ``name``, when it belongs
+        to this run's workspace; else an empty recordset."""
+        self.ensure_one()
+        record_id = self._param(name)
+        if isinstance(record_id, bool) or not isinstance(record_id, int):
+            return self.env[model]
+        record = self.env[model].sudo().browse(record_id).exists()
+        return record if record.workspace_id == self.workspace_id else self.env[model]
+
     def _test_build_id(self):
         """The build the test run of this run waits for (its id), or None."""
-        test_id = self._param("test_run_id")
-        if isinstance(test_id, bool) or not isinstance(test_id, int):
-            return None
-        return self.env["devops.test.run"].sudo().browse(test_id).exists().build_id.id or None
+        return self._param_record("test_run_id", "devops.test.run").build_id.id or None
 
     # --- Told by the runner, the cron --------------------------------------------------------
 

@@ -31,9 +31,13 @@ export const devopsAlertService = {
         function show(alert) {
             const buttons = [];
             let close = null;
-            if (alert.instance_id) {
+            // The record it is about: an instance, or another (a test run a commit broke).
+            const [model, id, label] = alert.instance_id
+                ? ["devops.instance", alert.instance_id, _t("Open the instance")]
+                : [alert.res_model, alert.res_id, _t("Open")];
+            if (model && id) {
                 buttons.push({
-                    name: _t("Open the instance"),
+                    name: label,
                     primary: true,
                     onClick: () => {
                         if (close) {
@@ -41,26 +45,8 @@ export const devopsAlertService = {
                         }
                         action.doAction({
                             type: "ir.actions.act_window",
-                            res_model: "devops.instance",
-                            res_id: alert.instance_id,
-                            views: [[false, "form"]],
-                        });
-                    },
-                });
-            }
-            if (alert.res_model && alert.res_id && !alert.instance_id) {
-                // Another record (a test run that the user's commit broke).
-                buttons.push({
-                    name: _t("Open"),
-                    primary: true,
-                    onClick: () => {
-                        if (close) {
-                            close();
-                        }
-                        action.doAction({
-                            type: "ir.actions.act_window",
-                            res_model: alert.res_model,
-                            res_id: alert.res_id,
+                            res_model: model,
+                            res_id: id,
                             views: [[false, "form"]],
                         });
                     },

@@ -38,3 +38,21 @@ export function useChangePolling(resModel, getIds, intervalMs, onChange, wanted 
     });
     onWillUnmount(() => clearInterval(timer));
 }
+
+/**
+ * What a live view's controller does (`devops_live_list`, `devops_live_kanban`): reload its
+ * records every few seconds when they changed, unless the user edits a row or has selected
+ * some.
+ */
+export function useLiveReload(controller, intervalMs = 4000) {
+    useChangePolling(
+        controller.props.resModel,
+        () => null,
+        intervalMs,
+        () => controller.model.load(),
+        () => {
+            const root = controller.model.root;
+            return !root.editedRecord && !(root.selection && root.selection.length);
+        }
+    );
+}

@@ -7,23 +7,12 @@
 import {registry} from "@web/core/registry";
 import {listView} from "@web/views/list/list_view";
 import {ListController} from "@web/views/list/list_controller";
-import {useChangePolling} from "./changes";
-
-const INTERVAL_MS = 4000;
+import {useLiveReload} from "./changes";
 
 export class LiveListController extends ListController {
     setup() {
         super.setup();
-        useChangePolling(
-            this.props.resModel,
-            () => null,
-            INTERVAL_MS,
-            () => this.model.load(),
-            () => {
-                const root = this.model.root;
-                return !root.editedRecord && !(root.selection && root.selection.length);
-            }
-        );
+        useLiveReload(this);
     }
 }
 
