@@ -60,16 +60,21 @@ class DevopsWebhook(http.Controller):
         workspace = Workspace._webhook_workspace(workspace_id, token)
         if not workspace:
             return _answer(403, {"error": "unknown webhook"})
-        # Counted once the token is known good: nobody else can spend a workspace's calls.
-        if _too_many(workspace.id):
-            return _answer(429, {"error": "too many calls, try again in a minute"})
+        # Werkzeug's own request (Odoo's wrapper offers only get_data, which reads it all).
+        # Odoo runs this again when a concurrent push made the transaction fail to
+        # serialize: the body read and the call counted the first time are kept on it.
+        raw = getattr(request.httprequest, "_HTTPRequest__wrapped", request.httprequest)
+        if not getattr(raw, "_devops_counted", False):
+            raw._devops_counted = True
+            # Counted once the token is known good: nobody else can spend its calls.
+            if _too_many(workspace.id):
+                return _answer(429, {"error": "too many calls, try again in a minute"})
         length = request.httprequest.content_length
         if length is not None and length > MAX_BODY:
             return _answer(413, {"error": "payload too large"})
-        # At most MAX_BODY + 1 bytes are read, whatever the body (chunked ones too): from
-        # werkzeug's own request (Odoo's wrapper offers only get_data, which reads it all).
-        raw = getattr(request.httprequest, "_HTTPRequest__wrapped", request.httprequest)
-        body = raw.stream.read(MAX_BODY + 1)
+        body = getattr(raw, "_devops_body", None)
+        if body is None:  # at most MAX_BODY + 1 bytes, whatever the body (chunked too)
+            body = raw._devops_body = raw.stream.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:
             return _answer(413, {"error": "payload too large"})
         status, payload = workspace._webhook_push(dict(request.httprequest.headers), body)

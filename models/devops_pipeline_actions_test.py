@@ -61,8 +61,14 @@ class DevopsPipelineActions(models.AbstractModel):
         if not test:
             return self._no_test()
         workspace = test.workspace_id
-        # A workspace whose Python environment was adopted keeps using it.
-        adopted = workspace.build_ids.filtered(lambda b: b.adopted and b.state == "done")[:1]
+        # A workspace whose Python environment was adopted keeps using it (one being adopted
+        # right now, as Run tests with a virtualenv to adopt does, is waited for).
+        adopted = workspace.build_ids.filtered(
+            lambda b: b.adopted and b.state in ("queued", "running", "done")
+        )[:1]
+        if adopted.state in ("queued", "running"):
+            test.build_id = adopted
+            return self._check_test_build(step)
         try:
             user_workspace = workspace.with_user(step.run_id.user_id)
             build_id = user_workspace.with_context(devops_build_same_env=True).build(

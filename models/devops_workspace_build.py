@@ -618,7 +618,11 @@ class DevopsWorkspace(models.Model):
                 "date_start": fields.Datetime.now(),
             }
         )
-        build.run_id = pipeline.launch(self, {"build_id": build.id})
+        try:
+            build.run_id = pipeline.launch(self, {"build_id": build.id})
+        except UserError:  # another run holds the workspace: no build left queued forever
+            build.unlink()
+            raise
         return build.id
 
     def action_build(self):

@@ -7,12 +7,16 @@ HTTPS with a write-only token given to git through ``GIT_ASKPASS`` (a file of mo
 the machine): never in a command line, a URL, ``.git/config`` or an output.
 """
 
+import logging
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..engine import remote, ssh, validation
 from ..engine.executor import ExecError
 from .utils import arg_text
+
+_logger = logging.getLogger(__name__)
 
 MANAGER = "erplibre_devops.group_devops_manager"
 
@@ -285,8 +289,19 @@ class DevopsWorkspaceRepo(models.Model):
         others."""
         repos = self.sudo().search([("follow", "=", True), ("workspace_id.active", "=", True)])
         commit = not self.env.registry.in_test_mode()
+        Run = self.env["devops.pipeline.run"].sudo()
         for index, repo in enumerate(repos):
-            repo._follow_check()
+            workspace = repo.workspace_id
+            busy = Run.search_count(
+                [("lock_key", "in", (f"tests:{workspace.id}", f"workspace:{workspace.id}"))]
+            )
+            if busy:  # its run writes these repositories: checked again at the next pass
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    repo._follow_check()
+            except Exception:
+                _logger.warning("Following %s failed", repo.url, exc_info=True)
             if commit:
                 # Deliberate: each repository's check is kept, whatever the next one does.
                 self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -57,7 +57,7 @@ class DevopsWorkspace(models.Model):
         "(set when a manager turns following on or makes the webhook).",
     )
     webhook_token_hash = fields.Char(readonly=True, copy=False, groups=MANAGER)
-    webhook_url = fields.Char(compute="_compute_webhook_url", groups=MANAGER)
+    webhook_url = fields.Char(string="Webhook URL", compute="_compute_webhook_url", groups=MANAGER)
     webhook_set = fields.Boolean(compute="_compute_webhook_url")
 
     @api.constrains("test_user_id")

@@ -219,11 +219,18 @@ class TestTestRuns(TestStageMixin, CodeCase):
         )
         workspace = self.new_workspace("Plain Python", repos=[{"url": bare, "folder": ""}])
         self.assertEqual(self.clone(workspace).state, "done")
-        build = self.env["devops.build"].browse(workspace.build(adopt_path=sys.prefix))
-        self.run_all(timeout=120)
+        # Run tests adopting a virtualenv: the tests wait for its build, then use it.
+        wizard = self.env["devops.test.run.wizard"].create(
+            {"workspace_id": workspace.id, "adopt_path": sys.prefix}
+        )
+        test = self.env["devops.test.run"].browse(wizard.action_run()["res_id"])
+        self.run_all(timeout=300)
+        build = test.build_id
+        self.assertTrue(build.adopted)
+        self.assertEqual((build.state, build.venv_path), ("done", sys.prefix))
+        self.assertFalse(workspace.build_ids.filtered(lambda b: b.state == "queued"))
         # The repository's own requirements.txt is part of its build.
         self.assertIn(f"{workspace.path}/requirements.txt", build.requirement_files)
-        test = self.run_tests(workspace)
         self.assertFalse(workspace.odoo_path)
         self.assertEqual(test.state, "failed", test.message)
         states = {r.method: r.state for r in test.result_ids}
