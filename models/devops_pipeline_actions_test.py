@@ -9,6 +9,7 @@ database.  A failure rolls back to "drop the database" (kept when the run asks).
 
 import hashlib
 import json
+import zlib
 
 from odoo import api, models
 from odoo.exceptions import AccessError, UserError
@@ -111,7 +112,11 @@ class DevopsPipelineActions(models.AbstractModel):
         ]
         test.write({"modules": ",".join(modules), "dependencies": ",".join(dependencies)})
         try:
-            port_ok, port = executor.read_stdout(build_engine.free_port_argv(18069), timeout=20)
+            # From a point of its own in 20000-39999: two test runs starting at the same
+            # moment on one machine (two workspaces, two Odoo databases) do not both take
+            # the first free port.
+            start = 20000 + zlib.crc32(f"{self.env.cr.dbname}:{test.id}".encode()) % 20000
+            port_ok, port = executor.read_stdout(build_engine.free_port_argv(start), timeout=20)
             self._write_test_config(test, executor)
         except (ExecError, build_engine.BuildInputError, UserError) as error:
             return failed(str(error.args[0] if error.args else error))

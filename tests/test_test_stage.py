@@ -126,7 +126,8 @@ class TestStageMixin(NewInstanceMixin):
 
     def result(self, test, method):
         found = test.result_ids.filtered(lambda r: r.method == method)
-        self.assertEqual(len(found), 1, f"{method}: {test.result_ids.mapped('test_key')}")
+        steps = [(s.name, s.state, s.message) for s in test.run_id.step_ids]
+        self.assertEqual(len(found), 1, f"{method}: {test.result_ids.mapped('test_key')} {steps}")
         return found
 
 
