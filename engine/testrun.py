@@ -173,6 +173,35 @@ def changed_coverage(text, changed, cwd="/"):
     return covered, measured
 
 
+# $1 the folder Odoo saved a run's screenshots in: each PNG (at most 10, each under 5 MB) as
+# a line "\036<path>" then its base64 on one line; the folder is removed afterwards.
+_SCREENSHOTS = r"""
+find "$1" -type f -name '*.png' -size -5M 2>/dev/null | head -n 10 | while IFS= read -r f; do
+    printf '\036%s\n' "$f"
+    base64 -w0 -- "$f"
+    printf '\n'
+done
+rm -rf -- "$1"
+"""
+
+
+def screenshots_argv(folder):
+    """One command for all the screenshots of a run (``parse_screenshots``)."""
+    return ["/bin/sh", "-c", _SCREENSHOTS, "devops-screenshots", folder]
+
+
+def parse_screenshots(text):
+    """[(file name, base64 text)] from ``screenshots_argv`` output."""
+    found, name = [], None
+    for line in text.split("\n"):
+        if line.startswith("\036"):
+            name = line[1:].rsplit("/", 1)[-1]
+        elif name and line.strip():
+            found.append((name, line.strip()))
+            name = None
+    return found
+
+
 def pytest_argv(python, junit_file, args=()):
     return [python, "-m", "pytest", f"--junitxml={junit_file}", "-q", *args]
 

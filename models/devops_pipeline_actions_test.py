@@ -19,7 +19,6 @@ from ..engine import git, odoo_tree, service, testlog, testrun
 from ..engine.executor import ExecError
 from .devops_pipeline_actions import Outcome, action, done, failed, skipped
 
-MAX_SCREENSHOTS = 10
 MAX_LOG = 256 * 2**20
 
 
@@ -393,20 +392,16 @@ class DevopsPipelineActions(models.AbstractModel):
     def _attach_screenshots(self, test, executor):
         """The screenshots Odoo saved of failing browser tests, attached to the test run."""
         folder = f"{self._state_dir(test)}/test-{test.id}-screenshots"
-        ok, out = executor.read_stdout(
-            ["find", folder, "-type", "f", "-name", "*.png", "-size", "-5M"], timeout=30
-        )
-        paths = [p for p in out.splitlines() if p.startswith(folder + "/")] if ok else []
-        Attachment = self.env["ir.attachment"].sudo()
-        for path in paths[:MAX_SCREENSHOTS]:
-            ok, data = executor.read_stdout(["base64", "-w0", "--", path], timeout=30,
-                                            limit=8 << 20)  # fmt: skip
-            if ok and data.strip():
-                Attachment.create(
-                    {"name": path.rsplit("/", 1)[-1], "res_model": test._name,
-                     "res_id": test.id, "datas": data.strip(), "mimetype": "image/png"}
-                )  # fmt: skip
-        executor.read_stdout(["rm", "-rf", "--", folder], timeout=30)
+        # One command with one timeout: this runs in the runner's worker (killed at 120 s).
+        ok, out = executor.read_stdout(testrun.screenshots_argv(folder), timeout=60,
+                                       limit=80 << 20)  # fmt: skip
+        self.env["ir.attachment"].sudo().create(
+            [
+                {"name": name, "res_model": test._name, "res_id": test.id, "datas": data,
+                 "mimetype": "image/png"}
+                for name, data in (testrun.parse_screenshots(out) if ok else [])
+            ]
+        )  # fmt: skip
 
     # --- Coverage ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from odoo.tools.sql import escape_psql
 
 from ..engine import testrun
 from ..engine.executor import ExecError
@@ -342,6 +343,8 @@ class DevopsTestRun(models.Model):
         if not email:
             return
         Users = self.env["res.users"].sudo()
+        # The address is the pusher's text: its % and _ are letters, not wildcards.
+        email = escape_psql(email)
         author = Users.search(["|", ("email", "=ilike", email), ("login", "=ilike", email)],
                               limit=1)  # fmt: skip
         if not author or not author.has_group(USER):

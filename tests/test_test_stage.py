@@ -423,6 +423,19 @@ class TestWebhook(HttpCase):
         self.assertEqual(self.post(body, {"X-Gitlab-Token": self.secret}).status_code, 403)
         self.assertEqual(len(self.runs()), 2)
 
+    def test_author_e_mail_is_no_pattern(self):
+        # A commit's author e-mail is the pusher's text: "%" must not match every user.
+        run = self.env["devops.test.run"].create(
+            {"workspace_id": self.workspace.id, "author_email": "%", "new_failures": 1}
+        )
+        Delivery = self.env["devops.alert.delivery"]
+        before = Delivery.search_count([])
+        run._notify_author()
+        self.assertEqual(Delivery.search_count([]), before)
+        run.author_email = self.admin.email.upper()
+        run._notify_author()
+        self.assertEqual(Delivery.search_count([("user_id", "=", self.admin.id)]), 1)
+
     def test_automatic_tests_user_is_a_devops_user(self):
         portal = self.env["res.users"].create(
             {"name": "Portal", "login": "portal_tests_user",

@@ -245,3 +245,17 @@ def test_hostile_values_are_quoted_in_messages():
         testrun.check_test_tags("/sale\nforged line")
     assert "\n" not in str(found.value)
     assert testrun.push_branch(b"[" * 100_000) is None  # too deep: not a push, no crash
+
+
+def test_screenshots_read_in_one_command(tmp_path):
+    folder = tmp_path / "shots" / "db"
+    folder.mkdir(parents=True)
+    (folder / "a b.png").write_bytes(b"\x89PNG one")
+    (folder / "note.txt").write_text("not a screenshot")
+    out = subprocess.run(testrun.screenshots_argv(str(tmp_path / "shots")), capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert testrun.parse_screenshots(out) == [("a b.png", "iVBORyBvbmU=")]
+    assert not (tmp_path / "shots").exists()
+    missing = subprocess.run(testrun.screenshots_argv(str(tmp_path / "none")),
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert testrun.parse_screenshots(missing.stdout) == []
