@@ -2,7 +2,7 @@
     "name": "ERPLibre DevOps",
     "summary": "Plan, code, build, test, release, deploy, operate and monitor Odoo "
     "instances on your own machines",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Productivity/DevOps",
     "author": "ERPLibre DevOps contributors",
     "website": "https://github.com/ERPLibre/erplibre_devops",
@@ -29,7 +29,9 @@
         "views/devops_build_views.xml",
         "views/devops_test_run_views.xml",
         "views/devops_test_result_views.xml",
+        "views/devops_release_views.xml",
         "views/devops_instance_views.xml",
+        "views/devops_deployment_views.xml",
         "views/devops_incident_views.xml",
         "views/devops_instance_check_views.xml",
         "views/devops_instance_interval_views.xml",

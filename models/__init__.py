@@ -32,3 +32,8 @@ from . import devops_alert_delivery
 from . import devops_instance_alerts
 from . import res_config_settings
 from . import res_users
+from . import devops_release_module
+from . import devops_release
+from . import devops_deployment
+from . import devops_instance_deploy
+from . import devops_pipeline_actions_deploy

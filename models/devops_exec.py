@@ -116,6 +116,8 @@ class DevopsExec(models.Model):
             ("auto_restart", "Automatic restart"),
             ("log", "Log"),
             ("backup", "Backup"),
+            ("restore", "Restore"),
+            ("backup_rotate", "Backup rotation"),
         ],
         readonly=True,
     )

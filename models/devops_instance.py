@@ -109,9 +109,27 @@ class DevopsInstance(models.Model):
     )
     state_date = fields.Datetime(string="State since", readonly=True, copy=False)
     active = fields.Boolean(default=True)
-    production = fields.Boolean(
-        help="A production instance: stopping it asks for confirmation, and it is marked as "
-        "such on its screens.",
+    environment = fields.Selection(
+        [
+            ("development", "Development"),
+            ("staging", "Staging"),
+            ("production", "Production"),
+        ],
+        default="development",
+        required=True,
+        index=True,
+        help="Production: stopping it asks for confirmation, its deployments need a "
+        "manager's approval, and it is marked as such on every screen. Staging: a copy of "
+        "production (Refresh staging) where releases are tried first.",
+    )
+    production = fields.Boolean(compute="_compute_production", store=True)
+    release_id = fields.Many2one(
+        "devops.release",
+        string="Release",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        help="The release its last deployment brought (and which is running).",
     )
 
     auto_restart = fields.Boolean(
@@ -196,6 +214,11 @@ class DevopsInstance(models.Model):
         return self.env["ir.config_parameter"].sudo().get_param(PARAM + key, default)
 
     # --- Computes and checks ---------------------------------------------------------
+
+    @api.depends("environment")
+    def _compute_production(self):
+        for instance in self:
+            instance.production = instance.environment == "production"
 
     @api.depends("machine_id.kind", "machine_id.host", "port")
     def _compute_url(self):
@@ -405,6 +428,8 @@ class DevopsInstance(models.Model):
             "auto_restart": self.env._("Automatic restart of %(name)s", name=self.name),
             "log": self.env._("Log of %(name)s", name=self.name),
             "backup": self.env._("Back up the database of %(name)s", name=self.name),
+            "restore": self.env._("Restore a backup of %(name)s", name=self.name),
+            "backup_rotate": self.env._("Delete old backups of %(name)s", name=self.name),
         }
         return titles.get(action)
 
@@ -603,22 +628,6 @@ class DevopsInstance(models.Model):
             needle = search.lower()
             out = "".join(line for line in out.splitlines(True) if needle in line.lower())
         return out
-
-    def action_backup(self):
-        """pg_dump the instance's database to a file on its machine."""
-        self._ensure_one_existing()
-        if not self.database:
-            raise UserError(self.env._("Set the database of %(name)s first.", name=self.name))
-        stamp = fields.Datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = (
-            f"{self.workspace_id.path.rstrip('/')}/{service.STATE_DIR}/backups/"
-            f"{self.database}-{stamp}.dump"
-        )
-        run_id = self._queue("backup", service.backup_argv(self.database, path))
-        self.env["devops.instance.backup"].sudo().create(
-            {"instance_id": self.id, "exec_id": run_id, "path": path}
-        )
-        return self._stay(self.env._("Backing up the database of %(name)s…", name=self.name))
 
     def action_open(self):
         self._ensure_one_existing()

@@ -39,6 +39,14 @@ FOLLOW_UP = 5  # seconds: a waiting step due sooner brings the cron back at once
 COMMAND_PARAMS = {"pip_command": DEFAULT_PIP, "update_command": None}
 
 
+# Records told when a run that names them (parameter: its id) ends: (model, method).
+PIPELINE_OWNERS = {
+    "deployment_id": ("devops.deployment", "_on_pipeline_end"),
+    "release_id": ("devops.release", "_on_pipeline_end"),
+    "refresh_instance_id": ("devops.instance", "_on_refresh_end"),
+}
+
+
 class DevopsPipelineRun(models.Model):
     _name = "devops.pipeline.run"
     _inherit = ["devops.input.mixin"]
@@ -459,6 +467,10 @@ class DevopsPipelineRun(models.Model):
         if test and test.run_id in (self, self.browse()):  # ended within its launch
             test.run_id = self
             test._on_run_end(self)
+        for param, (model, hook) in PIPELINE_OWNERS.items():
+            owner = self._param_record(param, model)
+            if owner:
+                getattr(owner, hook)(self)
         build_id = self._param("build_id")
         if isinstance(build_id, bool) or not isinstance(build_id, int):
             return

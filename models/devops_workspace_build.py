@@ -179,6 +179,11 @@ class DevopsWorkspace(models.Model):
         """The workspace's own folder first (a clone needs it empty), then by sequence."""
         return self.repo_ids.sorted(lambda r: (bool(r.folder), r.sequence, r.id))
 
+    def _deploy_folders(self):
+        """The folders of its repositories ("." for the workspace's own), as releases key
+        their commits."""
+        return [r.folder or "." for r in self._repos_in_order()] or ["."]
+
     def _git_secret_dir(self, executor):
         """Where this workspace's git secrets go on its machine (never in the workspace: a
         clone into its folder needs it empty)."""

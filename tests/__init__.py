@@ -17,3 +17,4 @@ from . import test_ui_live
 from . import test_alerts
 from . import test_build
 from . import test_test_stage
+from . import test_release_deploy

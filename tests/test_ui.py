@@ -78,7 +78,8 @@ WALK_MENUS_JS = r"""
             document.querySelector(".o_devops_overview_incidents") &&
             document.querySelector(".o_devops_overview_runs"), "the overview");
         for (const [code, name] of STAGES) {
-            if (["code", "build", "test", "deploy", "operate", "monitor"].includes(code)) {
+            const sections = ["code", "build", "test", "release", "deploy", "operate", "monitor"];
+            if (sections.includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
                 await clickMenu(section + "_stage", section);
             } else {

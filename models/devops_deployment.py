@@ -1,0 +1,236 @@
+"""A deployment: a release onto an instance, by the pipeline "Deploy".
+
+Preflight (disk space, database reachable, code clean) → a backup of the database and its
+filestore → the release's commits checked out → pip from the release's lock → ``-u`` of the
+modules whose version changed → restart → health → smoke check; a failure after the backup
+rolls back code *and* database (the pre-deploy backup restored) and restarts
+(``devops_pipeline_actions_deploy.py``).  A dry run stops after the preflight and says what
+would be done.  Production deployments by a non-manager wait for a manager's approval; one
+pipeline at a time per instance (the pipeline run's lock).
+"""
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+from .utils import form_action
+
+MANAGER = "erplibre_devops.group_devops_manager"
+STATES = [
+    ("draft", "Draft"),
+    ("to_approve", "Waiting for approval"),
+    ("running", "Running"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+    ("rolled_back", "Rolled back"),
+    ("cancelled", "Cancelled"),
+]
+ENVIRONMENTS = [
+    ("development", "Development"),
+    ("staging", "Staging"),
+    ("production", "Production"),
+]
+
+
+class DevopsDeployment(models.Model):
+    _name = "devops.deployment"
+    _inherit = ["devops.input.mixin"]
+    _description = "DevOps Deployment"
+    _order = "id desc"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    release_id = fields.Many2one(
+        "devops.release", required=True, index=True, ondelete="restrict",
+        domain=[("state", "in", ("candidate", "approved", "released"))],
+    )  # fmt: skip
+    instance_id = fields.Many2one("devops.instance", required=True, index=True, ondelete="cascade")
+    workspace_id = fields.Many2one(
+        related="instance_id.workspace_id", store=True, index=True, string="Workspace"
+    )
+    environment = fields.Selection(
+        ENVIRONMENTS, compute="_compute_environment", store=True, readonly=True
+    )
+    state = fields.Selection(STATES, default="draft", required=True, readonly=True, index=True)
+    dry_run = fields.Boolean(help="Check and say what would be done; change nothing.")
+    update = fields.Selection(
+        [
+            ("versions", "Modules whose version changed"),
+            ("changed", "Every module the release changed"),
+        ],
+        string="Update",
+        default="versions",
+        required=True,
+    )
+    modules = fields.Char(string="Modules updated", readonly=True)
+    run_id = fields.Many2one("devops.pipeline.run", string="Pipeline run", readonly=True)
+    step_ids = fields.One2many(related="run_id.step_ids", string="Steps", compute_sudo=False)
+    backup_id = fields.Many2one("devops.instance.backup", string="Backup before", readonly=True)
+    previous_release_id = fields.Many2one("devops.release", string="Release before", readonly=True)
+    promoted_from_id = fields.Many2one(
+        "devops.deployment", string="Promoted from", readonly=True, ondelete="set null"
+    )
+    user_id = fields.Many2one(
+        "res.users", string="By", default=lambda self: self.env.user, readonly=True
+    )
+    approved_by_id = fields.Many2one("res.users", string="Approved by", readonly=True)
+    date_start = fields.Datetime(string="Started", readonly=True)
+    date_end = fields.Datetime(string="Ended", readonly=True)
+    duration = fields.Float(string="Duration (s)", readonly=True, aggregator="avg")
+    message = fields.Text(readonly=True)
+    rollback_reason = fields.Text(readonly=True, help="Why the deployment was rolled back.")
+
+    @api.depends("release_id.version", "instance_id.name", "dry_run")
+    def _compute_name(self):
+        for dep in self:
+            arrow = self.env._("dry run on") if dep.dry_run else "→"
+            dep.name = f"{dep.release_id.version or '?'} {arrow} {dep.instance_id.name or '?'}"
+
+    @api.depends("instance_id.environment")
+    def _compute_environment(self):
+        for dep in self:
+            dep.environment = dep.instance_id.environment
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:  # the rest is the app's to write
+            allowed = {"release_id", "instance_id", "dry_run", "update", "promoted_from_id"}
+            vals_list = [{k: v for k, v in vals.items() if k in allowed} for vals in vals_list]
+        deployments = super().create(vals_list)
+        for dep in deployments:
+            dep.release_id.check_access("read")
+            dep.instance_id.check_access("read")
+        return deployments
+
+    def write(self, vals):
+        if not self.env.su and set(vals) - {"dry_run", "update"}:
+            raise AccessError(self.env._("A deployment is written by the app only."))
+        if not self.env.su and any(dep.state != "draft" for dep in self):
+            raise UserError(self.env._("A deployment that started cannot change."))
+        return super().write(vals)
+
+    # --- Launch --------------------------------------------------------------------------
+
+    def _check_deployable(self):
+        rel, instance = self.release_id, self.instance_id
+        allowed = ("approved", "released") if self.environment == "production" else (
+            "candidate", "approved", "released")  # fmt: skip
+        if rel.state not in allowed:
+            raise UserError(
+                self.env._(
+                    "%(version)s is %(state)s: production takes approved or released releases, "
+                    "other environments candidates too.",
+                    version=rel.version,
+                    state=dict(rel._fields["state"]._description_selection(self.env))[rel.state],
+                )
+            )
+        missing = set(rel._commits()) - set(instance.workspace_id.sudo()._deploy_folders())
+        if missing:
+            raise UserError(
+                self.env._(
+                    "The workspace of %(instance)s has no repository in %(folders)s: a release "
+                    "is deployed to workspaces of the same repositories.",
+                    instance=instance.name,
+                    folders=", ".join(sorted(missing)),
+                )
+            )
+        if not instance.config_path:
+            raise UserError(
+                self.env._(
+                    "%(instance)s has no Odoo configuration file made by the app: deployments "
+                    "use it for the backup, the update and the restore (make the instance with "
+                    "New Odoo instance).",
+                    instance=instance.name,
+                )
+            )
+
+    def action_deploy(self):
+        """Start it (a production deployment by a non-manager waits for approval)."""
+        self._ensure_one_existing()
+        self.check_access("write")
+        if self.state != "draft":
+            raise UserError(self.env._("This deployment already started."))
+        self._check_deployable()
+        manager = self.env.user.has_group(MANAGER)
+        if self.environment == "production" and not self.dry_run and not manager:
+            self.sudo().state = "to_approve"
+            return self._reload()
+        return self._launch(approver=self.env.user if manager else None)
+
+    def action_approve(self):
+        self._ensure_one_existing()
+        if not self.env.user.has_group(MANAGER):
+            raise AccessError(self.env._("Only a DevOps manager approves a production deployment."))
+        if self.state != "to_approve":
+            raise UserError(self.env._("This deployment does not wait for an approval."))
+        self._check_deployable()
+        return self._launch(approver=self.env.user)
+
+    def action_reject(self):
+        self._ensure_one_existing()
+        if not self.env.user.has_group(MANAGER) and self.user_id != self.env.user:
+            raise AccessError(self.env._("Only a DevOps manager or its author cancels it."))
+        if self.state not in ("draft", "to_approve"):
+            raise UserError(self.env._("Only a deployment that did not start is cancelled here."))
+        self.sudo().write({"state": "cancelled", "message": self.env._(
+            "Cancelled by %(user)s.", user=self.env.user.name)})  # fmt: skip
+        return self._reload()
+
+    def _launch(self, approver=None):
+        """Launch the pipeline as the current user (the author, or the approving manager)."""
+        self.sudo().write(
+            {
+                "state": "running",
+                "approved_by_id": approver.id if approver else False,
+                "date_start": fields.Datetime.now(),
+                "previous_release_id": self.instance_id.sudo().release_id.id,
+            }
+        )
+        params = {"deployment_id": self.id}
+        if self.dry_run:
+            params["dry_run"] = True
+        pipeline = self.env.ref("erplibre_devops.pipeline_deploy")
+        run_id = pipeline.launch(self.instance_id, params)  # may end within (_on_pipeline_end)
+        self.sudo().run_id = run_id
+        return self._reload()
+
+    def _reload(self):
+        return form_action(self, target="current")
+
+    def _on_pipeline_end(self, run):
+        """The pipeline ended: the deployment takes its result; the instance its release."""
+        now = fields.Datetime.now()
+        values = {"date_end": now, "duration": (now - (self.date_start or now)).total_seconds()}
+        failed_step = run.failed_step_id
+        if run.state == "done":
+            values.update(state="done", message=run.message)
+            if not self.dry_run:
+                self.instance_id.sudo().release_id = self.release_id
+        elif run.state == "rolled_back":
+            values.update(
+                state="rolled_back",
+                message=run.message,
+                rollback_reason=f"{failed_step.name}: {failed_step.message}"
+                if failed_step
+                else run.message,
+            )
+        else:
+            values.update(state="cancelled" if run.state == "cancelled" else "failed",
+                          message=run.message)  # fmt: skip
+        self.sudo().write(values)
+
+    # --- Promote -------------------------------------------------------------------------
+
+    def promote(self, instance):
+        """Deploy this (staging) deployment's release to ``instance`` (production); returns
+        the new deployment's id."""
+        self._ensure_one_existing()
+        if self.state != "done" or self.dry_run:
+            raise UserError(self.env._("Only a deployment that succeeded is promoted."))
+        new_id = self.release_id.deploy(instance)
+        self.browse(new_id).sudo().promoted_from_id = self
+        return new_id
+
+    def action_open_run(self):
+        self._ensure_one_existing()
+        if not self.run_id:
+            return False
+        return form_action(self.run_id, target="current")
