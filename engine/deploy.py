@@ -340,3 +340,23 @@ def fragments_argv(module_paths):
     """OCA news fragments (``readme/newsfragments/*``) of the modules at ``module_paths``."""
     return ["/bin/sh", "-c", _FRAGMENTS, "devops-fragments",
             *[_check_folder(p.lstrip("/")) and p for p in module_paths]]  # fmt: skip
+
+
+# Pairs folder token: push each repository's current branch to its upstream (origin).
+_PUSH_HEADS = r"""
+while [ $# -ge 2 ]; do
+    f=$1 t=$2; shift 2
+    unset DEVOPS_GIT_TOKEN_FILE
+    if [ -n "$t" ]; then DEVOPS_GIT_TOKEN_FILE=$t; export DEVOPS_GIT_TOKEN_FILE; fi
+    git -C "$f" -c credential.helper= push --quiet origin HEAD || exit $?
+    echo "$f: pushed"
+done
+"""
+
+
+def push_heads_argv(pairs):
+    """Push the current branch of each [(folder, token file or "")] to origin."""
+    argv = ["/bin/sh", "-c", _PUSH_HEADS, "devops-push"]
+    for folder, token_file in pairs:
+        argv += [_check_folder(folder) if folder != "." else ".", token_file or ""]
+    return argv

@@ -17,7 +17,7 @@ import posixpath
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
-from ..engine import deploy, git, release
+from ..engine import deploy, git, release, remote
 from ..engine.executor import ExecError
 from .utils import arg_text, form_action
 
@@ -340,8 +340,34 @@ class DevopsRelease(models.Model):
                 raise UserError(
                     self.env._("The commit in %(root)s failed: %(out)s", root=root, out=out[-800:])
                 )
+        self._push_bumps(list(by_folder), executor)
         self.sudo()._freeze()
         return True
+
+    def _push_bumps(self, roots, executor):
+        """Push the bump commits (their branch, to origin): the team gets the versions."""
+        workspace = self.workspace_id.sudo()
+        base = workspace.path.rstrip("/")
+        folders = {f"{base}/{f}" if f != "." else base: f for f in workspace._deploy_folders()}
+        try:
+            if workspace.repo_ids:
+                env, pairs, problem, secrets = workspace._prepare_git_all(executor)
+            else:
+                env, pairs, problem, secrets = dict(git.GIT_ENV), [(".", "")], None, []
+            if problem:
+                raise UserError(problem)
+            wanted = {folders.get(root) for root in roots}
+            argv = remote.with_secret_files(
+                deploy.push_heads_argv([(f, t) for f, t in pairs if f in wanted]), secrets
+            )
+            ok, out = executor.read_stdout(argv, cwd=base, env=env, timeout=120)
+        except (ExecError, deploy.DeployInputError) as error:
+            ok, out = False, str(error)
+        if not ok:
+            self.message = self.env._(
+                "The versions are committed; pushing them failed (push them from Code): %(out)s",
+                out=out.strip()[-800:],
+            )
 
     def action_candidate(self):
         self._ensure_one_existing()

@@ -143,9 +143,13 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         return instance
 
     def pull(self, workspace):
-        git(os.path.join(workspace.path, "shop"), "pull", "--quiet", "--ff-only")
+        """A developer's workspace back on its branch, pulled."""
+        shop = os.path.join(workspace.path, "shop")
+        git(shop, "checkout", "--quiet", "main")
+        git(shop, "pull", "--quiet", "--ff-only")
 
     def push_change(self, files, message):
+        git(self.work_shop, "pull", "--quiet", "--ff-only", self.bare_shop, "main")
         for path, text in files.items():
             write(os.path.join(self.work_shop, path), text)
         git(self.work_shop, "add", "--all")
@@ -214,6 +218,8 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         self.assertEqual(rel._commits()["shop"], git(shop, "rev-parse", "HEAD"))
         self.assertIn("18.0.1.1.0", git(shop, "show", f"HEAD:{MODULE}/__manifest__.py"))
         self.assertIn("[REL] 1.1", git(shop, "log", "-1", "--format=%s"))
+        self.assertFalse(rel.message)  # pushed: the team gets the new version
+        self.assertEqual(git(shop, "rev-parse", "origin/main"), rel._commits()["shop"])
 
         # A green test run at exactly these commits lets it be approved.
         rel.action_candidate()
