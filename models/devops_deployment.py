@@ -56,7 +56,6 @@ class DevopsDeployment(models.Model):
             ("versions", "Modules whose version changed"),
             ("changed", "Every module the release changed"),
         ],
-        string="Update",
         default="versions",
         required=True,
     )

@@ -125,7 +125,6 @@ class DevopsInstance(models.Model):
     production = fields.Boolean(compute="_compute_production", store=True)
     release_id = fields.Many2one(
         "devops.release",
-        string="Release",
         readonly=True,
         copy=False,
         ondelete="set null",

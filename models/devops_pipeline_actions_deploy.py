@@ -173,7 +173,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return outcome
 
     @api.model
-    def _after_deploy_backup(self, step, exec_run):
+    def _after_deploy_backup(self, _step, exec_run):
         backup = (
             self.env["devops.instance.backup"]
             .sudo()
@@ -283,7 +283,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return self._queue(step, deploy.db_state_argv(python, config, instance.database), env={})
 
     @api.model
-    def _after_deploy_smoke(self, step, exec_run):
+    def _after_deploy_smoke(self, _step, exec_run):
         db = deploy.parse_preflight(exec_run.output or "")["db"] or {}
         if not db.get("ok"):
             return failed(self.env._("The database cannot be read: %(e)s", e=db.get("error")))
@@ -312,7 +312,7 @@ class DevopsPipelineActions(models.AbstractModel):
         return self._queue(step, argv, env={})
 
     @api.model
-    def _after_deploy_restore(self, step, _exec_run):
+    def _after_deploy_restore(self, _step, _exec_run):
         return done(self.env._("The database and its filestore are back as before."))
 
     # --- Stop, restore a backup, refresh staging -----------------------------------------
@@ -376,6 +376,6 @@ class DevopsPipelineActions(models.AbstractModel):
         return self._queue(step, argv, env={})
 
     @api.model
-    def _after_refresh_copy(self, step, _exec_run):
+    def _after_refresh_copy(self, _step, _exec_run):
         return done(self.env._("Copied and neutralised: crons, outgoing mail servers and payment "
                                "providers are off."))  # fmt: skip

@@ -325,7 +325,9 @@ class DevopsRelease(models.Model):
                     manifest, release.set_manifest_version(text, new).encode(), 0o644
                 )
             except release.ReleaseInputError as error:
-                raise UserError(f"{line.name}: {error}") from error
+                raise UserError(
+                    self.env._("%(module)s: %(error)s", module=line.name, error=error)
+                ) from error
             by_folder.setdefault(root, []).append((f"{line.path}/__manifest__.py", line.name, new))
         user = self.env.user
         author = f"{user.name} <{user.email or user.login}>"
