@@ -17,15 +17,15 @@ from ..engine import deploy, git, probe, remote
 from ..engine.executor import ExecError
 from .devops_pipeline_actions import action, done, failed, skipped
 
-DRY_RUN = {
-    "deploy_backup": "back up the database and its filestore",
-    "deploy_checkout": "check out the release's commits",
-    "deploy_pip": "install the release's pip lock",
-    "deploy_update": "update the modules",
-    "restart": "restart the instance",
-    "wait_healthy": "wait until it is healthy",
-    "deploy_smoke": "check /web/login and the modules' states",
-}
+DRY_RUN = (
+    "deploy_backup",
+    "deploy_checkout",
+    "deploy_pip",
+    "deploy_update",
+    "restart",
+    "wait_healthy",
+    "deploy_smoke",
+)
 
 
 class DevopsPipelineActions(models.AbstractModel):
@@ -34,14 +34,23 @@ class DevopsPipelineActions(models.AbstractModel):
     @api.model
     def _start(self, step):
         if step.run_id._param("dry_run") is True and step.action in DRY_RUN:
-            extra = ""
-            if step.action == "deploy_update":
-                modules = step.run_id._data().get("modules") or []
-                extra = ": " + (", ".join(modules) or self.env._("none"))
-            return skipped(
-                self.env._("Dry run: would %(what)s", what=self.env._(DRY_RUN[step.action])) + extra
-            )
+            return skipped(self._dry_run_message(step))
         return super()._start(step)
+
+    @api.model
+    def _dry_run_message(self, step):
+        _ = self.env._
+        if step.action == "deploy_update":
+            modules = step.run_id._data().get("modules") or []
+            return _("Dry run: would update %(modules)s.", modules=", ".join(modules) or _("none"))
+        return {
+            "deploy_backup": _("Dry run: would back up the database and its filestore."),
+            "deploy_checkout": _("Dry run: would check out the release's commits."),
+            "deploy_pip": _("Dry run: would install the release's pip lock."),
+            "restart": _("Dry run: would restart the instance."),
+            "wait_healthy": _("Dry run: would wait until it is healthy."),
+            "deploy_smoke": _("Dry run: would check /web/login and the modules' states."),
+        }[step.action]
 
     @api.model
     def _deployment_of(self, step):
