@@ -184,7 +184,7 @@ def main():
         server.stop()
         times["stop"] = time.perf_counter() - started
         timed("code back", deploy.release_checkout_argv([("shop", "", new)]))
-        timed("restore", deploy.restore_argv(sys.executable, odoo_bin, conf, database, backup))
+        timed("restore", deploy.restore_argv(sys.executable, ODOO, conf, database, backup))
         started = time.perf_counter()
         server.start()
         times["start + health"] = time.perf_counter() - started

@@ -81,10 +81,39 @@ def verify_argv(python, path):
     return [python, "-c", DUMP_CHECK_SCRIPT, path]
 
 
-def restore_argv(python, odoo_bin, config, database, path, neutralize=False):
-    """Replace ``database`` (and its filestore) by the backup ``path``."""
-    flags = ["--force", *(["--neutralize"] if neutralize else [])]
-    return [*_odoo_db(python, odoo_bin, config), "load", *flags, database, path]
+# Run by the build's Python: argv[1] the Odoo source folder, [2] the configuration file,
+# [3] the database, [4] the backup, [5] "copy" or "same", [6] "neutralize" or "", [7] "replace"
+# or "new" (refused when the database exists).  Odoo's own
+# restore (database and filestore), the database dropped first; "same" keeps what makes the
+# database itself (its uuid, secret — users stay logged in — and web.base.url), which Odoo's
+# ``db load`` always renews.
+RESTORE_SCRIPT = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import odoo
+from odoo.service import db
+from odoo.tools import config
+config.parse_config(["-c", sys.argv[2]], setup_logging=True)
+config["list_db"] = True
+name, path = sys.argv[3], sys.argv[4]
+if db.exp_db_exist(name):
+    if sys.argv[7] != "replace":
+        sys.exit(f"The database {name} exists already.")
+    db.exp_drop(name)
+copy, neutralize = sys.argv[5] == "copy", sys.argv[6] == "neutralize"
+db.restore_db(name, path, copy=copy, neutralize_database=neutralize)
+print(f"{name} restored from {path}")
+"""
+
+
+def restore_argv(python, odoo_dir, config, database, path, neutralize=False, copy=False,
+                 replace=True):  # fmt: skip
+    """Replace ``database`` (and its filestore) by the backup ``path`` (or make it, when it
+    does not exist; ``replace=False``: only make it); ``copy``: a copy, not the database
+    itself (a new uuid and secret)."""
+    return [python, "-c", RESTORE_SCRIPT, odoo_dir, config, database, path,
+            "copy" if copy else "same", "neutralize" if neutralize else "",
+            "replace" if replace else "new"]  # fmt: skip
 
 
 # $1 python, $2 odoo-bin, $3 source config, $4 source db, $5 target config, $6 target db,

@@ -7,6 +7,7 @@ contents).  Any other instance: ``pg_dump --format=custom`` (no filestore).
 """
 
 import json
+import posixpath
 import re
 
 from odoo import fields, models
@@ -121,8 +122,8 @@ class DevopsInstanceBackup(models.Model):
             raise UserError(problem)
         instance = self.instance_id.sudo()
         python, odoo_bin, config = instance._odoo_cli()
-        argv = deploy.restore_argv(python, odoo_bin, config, database, self.path)
-        argv.remove("--force")  # a new database: never replace one
+        argv = deploy.restore_argv(python, posixpath.dirname(odoo_bin), config, database,
+                                   self.path, copy=True, replace=False)  # fmt: skip
         return instance._queue("restore", argv)
 
     def action_restore_copy(self):

@@ -10,6 +10,8 @@
 - pipelines "Refresh staging" (``refresh_copy``) and "Restore" (``backup_restore``).
 """
 
+import posixpath
+
 from odoo import api, models
 
 from ..engine import build as build_engine
@@ -317,7 +319,9 @@ class DevopsPipelineActions(models.AbstractModel):
             return failed(self.env._("The backup %(path)s is not usable.", path=backup.path))
         instance = step.run_id.instance_id.sudo()
         python, odoo_bin, config = instance._odoo_cli()
-        argv = deploy.restore_argv(python, odoo_bin, config, instance.database, backup.path)
+        argv = deploy.restore_argv(
+            python, posixpath.dirname(odoo_bin), config, instance.database, backup.path
+        )
         return self._queue(step, argv, env={})
 
     @api.model

@@ -294,6 +294,8 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
                          "18.0.1.2.0")  # fmt: skip
         broken.action_candidate()
         broken.with_user(self.devops_manager).action_approve("trying a broken one")
+        keys = ("database.uuid", "database.secret", "web.base.url")
+        identity = [param(production.database, key) for key in keys]
         failed = self.deploy(broken, production)
         self.assertEqual(failed.state, "rolled_back", self.steps(failed))
         self.assertIn("Update the modules", failed.rollback_reason)
@@ -309,6 +311,8 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         self.assertEqual(production.release_id, rel)
         self.assertEqual(production.state, "running")
         self.assertEqual(self.login_page(production), 200)
+        # The database itself: same uuid, secret (sessions stay valid) and base URL.
+        self.assertEqual([param(production.database, key) for key in keys], identity)
 
         # Refresh staging: production's data, neutralised (crons, mail servers off).
         query_commit(production.database, "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, "

@@ -144,9 +144,9 @@ def test_hostile_commits_are_refused(sha):
 
 
 def test_values_stay_arguments():
-    argv = deploy.restore_argv("py", "odoo-bin", "/c.conf", "db; rm -rf /", "/b.zip", True)
-    assert argv == ["py", "odoo-bin", "db", "-c", "/c.conf", "load", "--force", "--neutralize",
-                    "db; rm -rf /", "/b.zip"]  # fmt: skip
+    argv = deploy.restore_argv("py", "/odoo", "/c.conf", "db; rm -rf /", "/b.zip", True)
+    assert argv == ["py", "-c", deploy.RESTORE_SCRIPT, "/odoo", "/c.conf", "db; rm -rf /",
+                    "/b.zip", "same", "neutralize", "replace"]  # fmt: skip
     argv = deploy.backup_argv("py", "odoo-bin", "/c.conf", "$(id)", "/x y.zip")
     assert argv[:3] == ["/bin/sh", "-c", deploy._BACKUP] and "$(id)" in argv
 
