@@ -228,6 +228,26 @@ class DevopsDeployment(models.Model):
         self.browse(new_id).sudo().promoted_from_id = self
         return new_id
 
+    def action_promote(self):
+        """A new deployment of this release, to a production instance (the form to choose
+        it), remembering where it comes from."""
+        self._ensure_one_existing()
+        if self.state != "done" or self.dry_run or self.environment != "staging":
+            raise UserError(self.env._("Only a deployment that succeeded on staging is promoted."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "devops.deployment",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+            "name": self.env._("Promote %(version)s", version=self.release_id.version),
+            "context": {
+                "default_release_id": self.release_id.id,
+                "default_promoted_from_id": self.id,
+                "devops_production_only": True,
+            },
+        }
+
     def action_open_run(self):
         self._ensure_one_existing()
         if not self.run_id:

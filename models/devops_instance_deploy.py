@@ -119,7 +119,7 @@ class DevopsInstance(models.Model):
         now = fields.Datetime.now()
         for instance in instances:
             last = instance.backup_ids.filtered(lambda b: b.kind == "scheduled")[:1]
-            if not last or last.create_date <= now - datetime.timedelta(hours=23):
+            if not last or (last.date or last.create_date) <= now - datetime.timedelta(hours=23):
                 instance._backup("scheduled")
             instance._rotate_backups()
         self.env["ir.cron"]._notify_progress(done=len(instances), remaining=0)
@@ -140,7 +140,7 @@ class DevopsInstance(models.Model):
             lambda b: (
                 b.state in ("failed", "timeout", "cancelled", "interrupted")
                 and newest
-                and b.create_date < newest
+                and (b.date or b.create_date) < newest
             )
         )
         (good.filtered(lambda b: b.id not in keep) | failed)._remove_files()

@@ -4,6 +4,7 @@ production, real servers on their own databases), a release bumped, tested, tagg
 pushed, deployed to staging, promoted to production; a broken release rolled back (code and
 database); a dry run; Refresh staging (neutralised); a backup restored."""
 
+import logging
 import os
 import sys
 import urllib.request
@@ -16,6 +17,7 @@ from odoo import sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from .common import RunnerCase
 from .test_build import (
     CodeCase,
     NewInstanceMixin,
@@ -26,6 +28,7 @@ from .test_build import (
     write,
 )
 
+_logger = logging.getLogger(__name__)
 MODULE = "devops_rel_demo"
 MODELS_10 = """from odoo import fields, models
 
@@ -171,6 +174,15 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         self.run_all(timeout=900)
         return deployment
 
+    def log_times(self, deployment):
+        """What a deployment took, step by step (read in the test log; never asserted)."""
+        _logger.info(
+            "Deployment %s: %s, %.1f s: %s", deployment.name, deployment.state,
+            deployment.duration,
+            ", ".join(f"{s.name} {s.duration:.1f} s" for s in deployment.run_id.step_ids
+                      if s.state in ("done", "failed")),
+        )  # fmt: skip
+
     def steps(self, deployment):
         return [(s.name, s.state, s.message) for s in deployment.run_id.step_ids]
 
@@ -274,6 +286,7 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         promoted.with_user(self.devops_manager).action_approve()
         self.run_all(timeout=900)
         self.assertEqual(promoted.state, "done", self.steps(promoted))
+        self.log_times(promoted)
         self.assertEqual(promoted.approved_by_id, self.devops_manager)
         self.assertEqual(production.release_id, rel)
         good_heads = self.heads(production.workspace_id)
@@ -298,6 +311,7 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         identity = [param(production.database, key) for key in keys]
         failed = self.deploy(broken, production)
         self.assertEqual(failed.state, "rolled_back", self.steps(failed))
+        self.log_times(failed)
         self.assertIn("Update the modules", failed.rollback_reason)
         # Code and data as before: the migration's row is gone, the module at 1.1.
         self.assertEqual(self.heads(production.workspace_id), good_heads)
@@ -408,3 +422,58 @@ class TestReleaseRules(CodeCase):
         with self.assertRaises(AccessError):
             dep.write({"state": "done"})
         self.assertEqual(workspace.sudo()._deploy_folders(), ["p"])
+
+
+@tagged("post_install", "-at_install")
+class TestBackupRotation(RunnerCase):
+    def test_rotation_keeps_daily_weekly_monthly(self):
+        folder = self.make_tempdir()
+        workspace = self.make_workspace("Rotation", path=folder)
+        instance = self.env["devops.instance"].create(
+            {"name": "Rotation", "workspace_id": workspace.id, "port": 8996, "database": "rot",
+             "backup_schedule": "daily", "backup_keep_daily": 3, "backup_keep_weekly": 2,
+             "backup_keep_monthly": 2}
+        )  # fmt: skip
+        # A-D in the ISO week of Monday 2026-03-16, E-F the week before, G the one before,
+        # H in February, I in January; X failed before the newest good one.
+        dates = {"A": "2026-03-20", "B": "2026-03-19", "C": "2026-03-18", "D": "2026-03-17",
+                 "E": "2026-03-12", "F": "2026-03-10", "G": "2026-03-02", "H": "2026-02-20",
+                 "I": "2026-01-15", "X": "2026-03-19"}  # fmt: skip
+        Backup = self.env["devops.instance.backup"]
+        backups = {}
+        for name in dates:
+            path = os.path.join(folder, f"{name}.dump")
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write(name)
+            run_id = instance._queue("backup", ["false"] if name == "X" else ["true"])
+            backups[name] = Backup.create(
+                {"instance_id": instance.id, "exec_id": run_id, "path": path, "kind": "scheduled"}
+            )
+        manual = Backup.create(
+            {"instance_id": instance.id, "exec_id": backups["I"].exec_id.id, "kind": "manual",
+             "path": os.path.join(folder, "I.dump")}
+        )  # fmt: skip
+        self.run_all()
+        self.env.flush_all()
+        for name, backup in backups.items():  # finished runs are the audit trail: by SQL
+            self.env.cr.execute(
+                "UPDATE devops_exec SET date_end = %s WHERE id = %s",
+                [f"{dates[name]} 02:00:00", backup.exec_id.id],
+            )
+            self.env.cr.execute(
+                "UPDATE devops_instance_backup SET date = %s WHERE id = %s",
+                [f"{dates[name]} 02:00:00", backup.id],
+            )
+        self.env.invalidate_all()
+        instance._rotate_backups()
+        self.run_all()
+        removed = {name for name, backup in backups.items() if backup.removed}
+        states = {n: (b.state, str(b.date), b.kind) for n, b in backups.items()}
+        self.assertEqual(removed, {"D", "F", "G", "I", "X"}, states)
+        left = sorted(f[0] for f in os.listdir(folder) if f.endswith(".dump"))
+        self.assertEqual(left, ["A", "B", "C", "E", "H"])
+        self.assertFalse(manual.removed)  # backups made by hand are never rotated
+        # The cron: a daily backup is due (the last one is months old).
+        count = Backup.search_count([("instance_id", "=", instance.id)])
+        self.env["devops.instance"]._cron_backup()
+        self.assertEqual(Backup.search_count([("instance_id", "=", instance.id)]), count + 1)

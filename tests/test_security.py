@@ -122,6 +122,7 @@ PUBLIC_METHODS = {
         "action_approve",
         "action_reject",
         "promote",
+        "action_promote",
         "action_open_run",
     },
     "devops.instance.backup": {"action_restore", "restore_copy", "action_restore_copy"},
