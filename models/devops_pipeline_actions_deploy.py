@@ -41,17 +41,19 @@ class DevopsPipelineActions(models.AbstractModel):
 
     @api.model
     def _dry_run_message(self, step):
-        _ = self.env._
         if step.action == "deploy_update":
             modules = step.run_id._data().get("modules") or []
-            return _("Dry run: would update %(modules)s.", modules=", ".join(modules) or _("none"))
+            return self.env._(
+                "Dry run: would update %(modules)s.",
+                modules=", ".join(modules) or self.env._("none"),
+            )
         return {
-            "deploy_backup": _("Dry run: would back up the database and its filestore."),
-            "deploy_checkout": _("Dry run: would check out the release's commits."),
-            "deploy_pip": _("Dry run: would install the release's pip lock."),
-            "restart": _("Dry run: would restart the instance."),
-            "wait_healthy": _("Dry run: would wait until it is healthy."),
-            "deploy_smoke": _("Dry run: would check /web/login and the modules' states."),
+            "deploy_backup": self.env._("Dry run: would back up the database and its filestore."),
+            "deploy_checkout": self.env._("Dry run: would check out the release's commits."),
+            "deploy_pip": self.env._("Dry run: would install the release's pip lock."),
+            "restart": self.env._("Dry run: would restart the instance."),
+            "wait_healthy": self.env._("Dry run: would wait until it is healthy."),
+            "deploy_smoke": self.env._("Dry run: would check /web/login and the modules' states."),
         }[step.action]
 
     @api.model
