@@ -41,11 +41,14 @@ def check_release_name(name):
         not isinstance(name, str)
         or not RELEASE_NAME.fullmatch(name)
         or ".." in name
-        or name.endswith(".lock")
+        or name.endswith((".lock", "."))
+        or name.upper() == "HEAD"
+        or re.fullmatch(r"[0-9a-fA-F]{7,}", name)
     ):
         return (
             f"{repr(name)[:80]} is not a release name: 1 to 64 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, without '..' and not ending in '.lock'."
+            "starting with a letter or digit, without '..', not ending in '.' or '.lock', "
+            "neither HEAD nor what reads as a commit id."
         )
     return None
 

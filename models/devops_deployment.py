@@ -187,9 +187,13 @@ class DevopsDeployment(models.Model):
         if self.dry_run:
             params["dry_run"] = True
         pipeline = self.env.ref("erplibre_devops.pipeline_deploy")
-        run_id = pipeline.launch(self.instance_id, params)  # may end within (_on_pipeline_end)
-        self.sudo().run_id = run_id
+        pipeline._launch_for(
+            self.instance_id, params, link=lambda run: self.sudo().write({"run_id": run.id})
+        )
         return self._reload()
+
+    def _pipeline_run_is_mine(self, run):
+        return self.run_id == run
 
     def _reload(self):
         return form_action(self, target="current")

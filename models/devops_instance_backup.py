@@ -101,7 +101,7 @@ class DevopsInstanceBackup(models.Model):
         self._ensure_one_existing()
         self._check_restorable()
         pipeline = self.env.ref("erplibre_devops.pipeline_restore")
-        run_id = pipeline.launch(self.instance_id, {"backup_id": self.id})
+        run_id = pipeline._launch_for(self.instance_id, {"backup_id": self.id})
         return {
             "type": "ir.actions.act_window",
             "res_model": "devops.pipeline.run",

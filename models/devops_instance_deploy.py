@@ -155,9 +155,12 @@ class DevopsInstance(models.Model):
         self._ensure_one_existing()
         if not self.env.user.has_group(MANAGER):
             raise AccessError(self.env._("Only a DevOps manager refreshes a staging instance."))
-        if isinstance(source, int) and not isinstance(source, bool):
-            source = self.browse(source)
-        source = source or self.refresh_source_id
+        for name, value in (("source", source), ("release_id", release_id)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise UserError(
+                    self.env._("%(name)s is a record id, not %(value)r.", name=name, value=value)
+                )
+        source = self.browse(source) if source else self.refresh_source_id
         if not source:
             raise UserError(self.env._("Choose the production instance to copy (Refreshed from)."))
         source._ensure_one_existing()
@@ -182,7 +185,11 @@ class DevopsInstance(models.Model):
             rel._ensure_one_existing()
             params["deploy_release_id"] = rel.id
         pipeline = self.env.ref("erplibre_devops.pipeline_refresh_staging")
-        return pipeline.launch(self, params)
+        return pipeline._launch_for(self, params)
+
+    def _pipeline_run_is_mine(self, run):
+        """A refresh of this instance, launched by a manager."""
+        return run.pipeline_id.code == "refresh_staging" and run.user_id.has_group(MANAGER)
 
     def action_refresh_staging(self):
         self._ensure_one_existing()

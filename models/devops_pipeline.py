@@ -13,6 +13,9 @@ from odoo.exceptions import UserError
 from ..engine import pipeline as engine
 from .utils import count_by, form_action, open_action
 
+# Pipelines that work for a record (a release, a deployment…): started by its actions only.
+APP_ONLY = ("release", "deploy", "refresh_staging", "restore")
+
 
 class DevopsPipeline(models.Model):
     _name = "devops.pipeline"
@@ -73,12 +76,30 @@ class DevopsPipeline(models.Model):
         self._ensure_one_existing()
         if not self.active:
             raise UserError(self.env._("The pipeline %(name)s is archived.", name=self.name))
+        if self.code in APP_ONLY:
+            raise UserError(
+                self.env._(
+                    "The pipeline %(name)s is started by the app (Release, Deploy, Refresh "
+                    "staging, Restore), not directly.",
+                    name=self.name,
+                )
+            )
         target = self._target_record(target)
         try:
             params = engine.check_params(params)
         except engine.ParamError as error:
             raise UserError(str(error)) from error
         return self.env["devops.pipeline.run"]._launch(self, target, params).id
+
+    def _launch_for(self, target, params, link=None):
+        """Start this pipeline for the app (the public ``launch`` refuses app-only ones)."""
+        self._ensure_one_existing()
+        target = self._target_record(target)
+        try:
+            params = engine.check_params(params)
+        except engine.ParamError as error:
+            raise UserError(str(error)) from error
+        return self.env["devops.pipeline.run"]._launch(self, target, params, link).id
 
     def _target_record(self, target):
         model = f"devops.{self.target}"

@@ -60,7 +60,9 @@ class DevopsPipelineActions(models.AbstractModel):
     def _deployment_of(self, step):
         run = step.run_id
         dep = run._param_record("deployment_id", "devops.deployment")
-        return dep if dep.instance_id == run.instance_id else self.env["devops.deployment"]
+        if dep.run_id != run or dep.state != "running" or dep.instance_id != run.instance_id:
+            return self.env["devops.deployment"]  # only the run its deployment started
+        return dep
 
     # --- Release ---------------------------------------------------------------------------
 
@@ -68,7 +70,7 @@ class DevopsPipelineActions(models.AbstractModel):
     def _action_release_tag(self, step):
         run = step.run_id
         rel = run._param_record("release_id", "devops.release")
-        if not rel or rel.state != "approved":
+        if not rel or rel.state != "approved" or rel.run_id != run:
             return failed(self.env._("No approved release to tag."))
         workspace = run.workspace_id.sudo()
         commits = rel._commits()

@@ -183,7 +183,9 @@ class DevopsPipelineRun(models.Model):
     # --- Launch ------------------------------------------------------------------------------
 
     @api.model
-    def _launch(self, pipeline, target, params):
+    def _launch(self, pipeline, target, params, link=None):
+        """``link(run)``: called before the first step starts (the record the run works
+        for learns its run: release and deployment steps only work for their own run)."""
         user = self.env.user
         if not self.env.su and not user.has_group(USER):
             raise AccessError(self.env._("Only DevOps users can run pipelines."))
@@ -237,6 +239,8 @@ class DevopsPipelineRun(models.Model):
         }
         run = self.sudo().create(values)
         run.flush_recordset()  # the unique lock_key: a launch at the same moment fails here
+        if link:
+            link(run)
         run._advance()
         return run.with_env(self.env)
 
@@ -469,7 +473,7 @@ class DevopsPipelineRun(models.Model):
             test._on_run_end(self)
         for param, (model, hook) in PIPELINE_OWNERS.items():
             owner = self._param_record(param, model)
-            if owner:
+            if owner and owner._pipeline_run_is_mine(self):
                 getattr(owner, hook)(self)
         build_id = self._param("build_id")
         if isinstance(build_id, bool) or not isinstance(build_id, int):

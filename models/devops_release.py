@@ -22,6 +22,7 @@ from ..engine.executor import ExecError
 from .utils import arg_text, form_action
 
 MANAGER = "erplibre_devops.group_devops_manager"
+USER_FIELDS = {"changelog", "override_reason"}
 
 
 def commit_key(commits):
@@ -97,7 +98,16 @@ class DevopsRelease(models.Model):
     # --- Computes ------------------------------------------------------------------------
 
     def _commits(self):
-        return json.loads(self.commits or "{}")
+        """{folder: commit} (an empty dict for anything else)."""
+        try:
+            commits = json.loads(self.commits or "{}")
+        except ValueError:
+            return {}
+        if not isinstance(commits, dict) or not all(
+            isinstance(f, str) and isinstance(c, str) for f, c in commits.items()
+        ):
+            return {}
+        return commits
 
     def _compute_commits_text(self):
         for rel in self:
@@ -126,6 +136,11 @@ class DevopsRelease(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if not self.env.su:
+            vals_list = [
+                {k: v for k, v in vals.items() if k in ("version", "workspace_id", "changelog")}
+                for vals in vals_list
+            ]
         for vals in vals_list:
             problem = release.check_release_name(vals.get("version"))
             if problem:
@@ -284,10 +299,16 @@ class DevopsRelease(models.Model):
         self.workspace_id.check_access("read")
 
     def write(self, vals):
-        if "changelog" in vals and not self.env.su:
+        if not self.env.su:  # the rest moves with the actions, checked there
+            if set(vals) - USER_FIELDS:
+                raise AccessError(
+                    self.env._("Only a release's changelog and approval reason are edited.")
+                )
             for rel in self:
-                if rel.state in ("released", "cancelled"):
+                if "changelog" in vals and rel.state in ("released", "cancelled"):
                     raise UserError(self.env._("A tagged or cancelled release's changelog stays."))
+                if "override_reason" in vals and rel.state != "candidate":
+                    raise UserError(self.env._("The approval reason is given on a candidate."))
         return super().write(vals)
 
     def action_refresh(self):
@@ -427,9 +448,15 @@ class DevopsRelease(models.Model):
         self._check_writer()
         self._check_state("approved")
         pipeline = self.env.ref("erplibre_devops.pipeline_release")
-        run_id = pipeline.launch(self.workspace_id, {"release_id": self.id})
-        self.sudo().run_id = run_id
+        run_id = pipeline._launch_for(
+            self.workspace_id,
+            {"release_id": self.id},
+            link=lambda run: self.sudo().write({"run_id": run.id}),
+        )
         return form_action(self.env["devops.pipeline.run"].browse(run_id), target="current")
+
+    def _pipeline_run_is_mine(self, run):
+        return self.run_id == run
 
     def action_cancel(self):
         self._ensure_one_existing()

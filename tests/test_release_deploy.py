@@ -394,6 +394,13 @@ class TestReleaseRules(CodeCase):
             rel.action_release()  # not approved
         with self.assertRaises(AccessError):
             rel.module_ids[:1].write({"version": "99.0"})
+        for forged in ({"state": "approved"}, {"commits": "{}"}, {"commit_key": "x"},
+                       {"approved_by_id": self.devops_manager.id}):  # fmt: skip
+            with self.assertRaises(AccessError, msg=forged):
+                rel.write(forged)
+        forged = Release.create({"version": "0.0", "workspace_id": workspace.id,
+                                 "state": "released", "commit_key": "forged"})  # fmt: skip
+        self.assertEqual((forged.state, forged.commit_key), ("draft", rel.commit_key))
         with self.assertRaises(UserError):
             rel.action_bump_versions()  # nothing changed
         instance = self.env["devops.instance"].create(
@@ -422,6 +429,22 @@ class TestReleaseRules(CodeCase):
         with self.assertRaises(AccessError):
             dep.write({"state": "done"})
         self.assertEqual(workspace.sudo()._deploy_folders(), ["p"])
+        # The app-only pipelines are not started directly; a run naming a record it was not
+        # started for moves nothing.
+        deploy = self.env.ref("erplibre_devops.pipeline_deploy").with_user(self.devops_user)
+        with self.assertRaises(UserError):
+            deploy.launch(staging.id, {"deployment_id": dep.id})
+        forged = self.env.ref("erplibre_devops.pipeline_deploy")._launch_for(
+            staging, {"deployment_id": dep.id}
+        )
+        self.run_all()
+        run = self.env["devops.pipeline.run"].browse(forged)
+        self.assertEqual(run.state, "failed")
+        self.assertIn("No deployment", run.message)
+        self.assertEqual((dep.state, staging.release_id.id), ("draft", False))
+        for bad in ("HEAD", "1.", "deadbeef12"):
+            with self.assertRaises(UserError, msg=bad):
+                Release.create({"version": bad, "workspace_id": workspace.id})
 
 
 @tagged("post_install", "-at_install")

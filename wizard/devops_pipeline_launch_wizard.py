@@ -11,7 +11,10 @@ class DevopsPipelineLaunchWizard(models.TransientModel):
     _inherit = ["devops.input.mixin"]
     _description = "Run a pipeline"
 
-    pipeline_id = fields.Many2one("devops.pipeline")
+    pipeline_id = fields.Many2one(
+        "devops.pipeline",
+        domain=[("code", "not in", ("release", "deploy", "refresh_staging", "restore"))],
+    )
     target = fields.Selection(related="pipeline_id.target")
     instance_id = fields.Many2one("devops.instance")
     workspace_id = fields.Many2one("devops.workspace")
