@@ -9,6 +9,8 @@ would be done.  Production deployments by a non-manager wait for a manager's app
 pipeline at a time per instance (the pipeline run's lock).
 """
 
+import json
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -76,6 +78,20 @@ class DevopsDeployment(models.Model):
     duration = fields.Float(string="Duration (s)", readonly=True, aggregator="avg")
     message = fields.Text(readonly=True)
     rollback_reason = fields.Text(readonly=True, help="Why the deployment was rolled back.")
+    can_approve = fields.Boolean(compute="_compute_can_approve")
+    same_release = fields.Boolean(
+        compute="_compute_same_release", help="The instance already runs this release."
+    )
+
+    def _compute_can_approve(self):
+        manager = self.env.user.has_group(MANAGER)
+        for dep in self:
+            dep.can_approve = manager
+
+    @api.depends("release_id", "instance_id.release_id")
+    def _compute_same_release(self):
+        for dep in self:
+            dep.same_release = bool(dep.release_id) and dep.instance_id.release_id == dep.release_id
 
     @api.depends("release_id.version", "instance_id.name", "dry_run")
     def _compute_name(self):
@@ -97,6 +113,7 @@ class DevopsDeployment(models.Model):
         for dep in deployments:
             dep.release_id.check_access("read")
             dep.instance_id.check_access("read")
+            dep._check_deployable()  # refused now, not as a draft left behind
         return deployments
 
     def write(self, vals):
@@ -149,10 +166,35 @@ class DevopsDeployment(models.Model):
             raise UserError(self.env._("This deployment already started."))
         self._check_deployable()
         manager = self.env.user.has_group(MANAGER)
-        if self.environment == "production" and not self.dry_run and not manager:
+        production = self.environment == "production" and not self.dry_run
+        if production and not manager:
             self.sudo().state = "to_approve"
-            return self._reload()
-        return self._launch(approver=self.env.user if manager else None)
+            self._ask_managers()
+            return self._reload(self.env._("Sent to the DevOps managers for approval."))
+        return self._launch(approver=self.env.user if production else None)
+
+    def _ask_managers(self):
+        """A notification in the web client of every DevOps manager: one waits for them."""
+        group = self.env.ref(MANAGER)
+        payload = json.dumps(
+            {
+                "title": self.env._("A production deployment waits for your approval"),
+                "message": self.env._(
+                    "%(user)s asks to deploy %(name)s.", user=self.env.user.name, name=self.name
+                ),
+                "type": "warning",
+                "sticky": True,
+                "res_model": self._name,
+                "res_id": self.id,
+            }
+        )
+        self.env["devops.alert.delivery"].sudo().create(
+            [
+                {"channel": "notification", "user_id": user.id, "target": user.name,
+                 "payload": payload}
+                for user in group.sudo().users.filtered(lambda u: u.active and not u.share)
+            ]
+        )  # fmt: skip
 
     def action_approve(self):
         self._ensure_one_existing()
@@ -171,7 +213,7 @@ class DevopsDeployment(models.Model):
             raise UserError(self.env._("Only a deployment that did not start is cancelled here."))
         self.sudo().write({"state": "cancelled", "message": self.env._(
             "Cancelled by %(user)s.", user=self.env.user.name)})  # fmt: skip
-        return self._reload()
+        return self._reload(self.env._("Cancelled."))
 
     def _launch(self, approver=None):
         """Launch the pipeline as the current user (the author, or the approving manager)."""
@@ -195,8 +237,18 @@ class DevopsDeployment(models.Model):
     def _pipeline_run_is_mine(self, run):
         return self.run_id == run
 
-    def _reload(self):
-        return form_action(self, target="current")
+    def _reload(self, message=None):
+        """The user stays on the form, which reloads (and follows the pipeline live)."""
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": message or self.env._("%(name)s started.", name=self.name),
+                "type": "info",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def _on_pipeline_end(self, run):
         """The pipeline ended: the deployment takes its result; the instance its release."""

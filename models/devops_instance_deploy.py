@@ -16,7 +16,7 @@ class DevopsInstance(models.Model):
     _inherit = "devops.instance"
 
     deployment_ids = fields.One2many("devops.deployment", "instance_id", string="Deployments")
-    deployment_count = fields.Integer(compute="_compute_deployment_count")
+    deployment_count = fields.Integer(string="Deployments", compute="_compute_deployment_count")
     refresh_source_id = fields.Many2one(
         "devops.instance",
         string="Refreshed from",
@@ -29,6 +29,9 @@ class DevopsInstance(models.Model):
         string="Scheduled backups",
         default="none",
         required=True,
+        help='Daily: the hourly cron "DevOps: scheduled backups and their rotation" backs '
+        "the database up once a day (23 hours after the last scheduled backup), then deletes "
+        "the scheduled backups the rotation no longer keeps.",
     )
     backup_keep_daily = fields.Integer(string="Keep daily", default=7)
     backup_keep_weekly = fields.Integer(string="Keep weekly", default=4)

@@ -74,18 +74,25 @@ class DevopsRelease(models.Model):
         help="A passed test run at exactly the release's commits.",
     )
     approved_by_id = fields.Many2one("res.users", string="Approved by", readonly=True)
-    approved_date = fields.Datetime(readonly=True)
+    approved_date = fields.Datetime(string="Approved on", readonly=True)
     override_reason = fields.Text(
         string="Why approve without a green test run",
         help="A manager approving without a passed test run at these commits says why here; "
         "it stays on the release.",
     )
     released_by_id = fields.Many2one("res.users", string="Released by", readonly=True)
-    released_date = fields.Datetime(readonly=True)
+    released_date = fields.Datetime(string="Released on", readonly=True)
     run_id = fields.Many2one("devops.pipeline.run", string="Tag run", readonly=True)
     message = fields.Text(readonly=True)
     deployment_ids = fields.One2many("devops.deployment", "release_id", string="Deployments")
-    deployment_count = fields.Integer(compute="_compute_deployment_count")
+    deployment_count = fields.Integer(string="Deployments", compute="_compute_deployment_count")
+    bump_needed = fields.Boolean(
+        compute="_compute_bump_needed",
+        help="A changed module whose version did not move since the previous release.",
+    )
+    same_as_previous = fields.Boolean(
+        compute="_compute_bump_needed", help="The same commits as the previous release."
+    )
 
     _sql_constraints = [
         (
@@ -123,6 +130,16 @@ class DevopsRelease(models.Model):
         for rel in self:
             rel.test_run_id = rel.commit_key and Run.search(
                 [("commit_key", "=", rel.commit_key), ("state", "=", "passed")], limit=1
+            )
+
+    @api.depends("module_ids.changed", "module_ids.bump", "module_ids.version", "commit_key")
+    def _compute_bump_needed(self):
+        for rel in self:
+            rel.bump_needed = any(
+                line.changed and line.bump != "none" and not line.bumped for line in rel.module_ids
+            )
+            rel.same_as_previous = bool(
+                rel.previous_id and rel.commit_key and rel.commit_key == rel.previous_id.commit_key
             )
 
     def _compute_deployment_count(self):
@@ -365,7 +382,18 @@ class DevopsRelease(models.Model):
                 )
         self._push_bumps(list(by_folder), executor)
         self.sudo()._freeze()
-        return True
+        bumped = ", ".join(f"{n} {v}" for files in by_folder.values() for _p, n, v in files)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": self.message
+                or self.env._("Committed and pushed: %(bumped)s.", bumped=bumped),
+                "type": "warning" if self.message else "success",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def _push_bumps(self, roots, executor):
         """Push the bump commits (their branch, to origin): the team gets the versions."""
@@ -422,22 +450,31 @@ class DevopsRelease(models.Model):
         values = {"state": "approved", "approved_by_id": self.env.uid,
                   "approved_date": fields.Datetime.now()}  # fmt: skip
         if not self.test_run_id:
+            if not self.env.user.has_group(MANAGER):
+                if not reason:
+                    raise UserError(
+                        self.env._(
+                            "No passed test run at exactly the commits of %(version)s: run the "
+                            "tests on the workspace at these commits, or have a manager approve "
+                            "it anyway (with a reason).",
+                            version=self.version,
+                        )
+                    )
+                raise AccessError(
+                    self.env._("Only a DevOps manager approves without a green test run.")
+                )
             if not reason:
                 raise UserError(
                     self.env._(
-                        "No passed test run at exactly the commits of %(version)s: run the "
-                        "tests on the workspace at these commits, or have a manager approve it "
-                        "anyway (with a reason).",
-                        version=self.version,
+                        "Fill in 'Why approve without a green test run' first: it stays on "
+                        "the release."
                     )
-                )
-            if not self.env.user.has_group(MANAGER):
-                raise AccessError(
-                    self.env._("Only a DevOps manager approves without a green test run.")
                 )
             values["override_reason"] = reason
         else:
             values["override_reason"] = False
+            if self.test_run_id.build_id:  # the build the tests ran in
+                values["build_id"] = self.test_run_id.build_id.id
         self.sudo().write(values)
         return True
 

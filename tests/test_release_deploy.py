@@ -273,6 +273,7 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
                   [MODULE]), [("18.0.1.1.0",)],
         )  # fmt: skip
         self.assertTrue(dep.backup_id.verified, dep.backup_id.contents)
+        self.assertFalse(dep.approved_by_id)  # staging: nobody approves
         self.assertEqual(staging.state, "running")
         self.assertEqual(self.login_page(staging), 200)
 
@@ -280,6 +281,10 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         promoted_id = dep.with_user(self.devops_user).promote(production.id)
         promoted = self.env["devops.deployment"].browse(promoted_id)
         self.assertEqual(promoted.state, "to_approve")
+        asked = self.env["devops.alert.delivery"].search(
+            [("user_id", "=", self.devops_manager.id), ("channel", "=", "notification")]
+        )
+        self.assertIn(promoted.name, asked[:1].payload)  # the managers are told
         self.assertEqual(promoted.promoted_from_id, dep)
         with self.assertRaises(AccessError):
             promoted.with_user(self.devops_user).action_approve()
@@ -418,12 +423,12 @@ class TestReleaseRules(CodeCase):
         staging = instance.copy({"name": "Rules staging", "environment": "staging"})
         with self.assertRaises(UserError):
             rel.deploy(staging.id)  # no Odoo configuration file made by the app
-        dep = (
-            self.env["devops.deployment"]
-            .with_user(self.devops_user)
-            .create(
-                {"release_id": rel.id, "instance_id": staging.id, "state": "done", "modules": "x"}
-            )
+        Deployment = self.env["devops.deployment"].with_user(self.devops_user)
+        with self.assertRaises(UserError):  # refused at once, no draft left behind
+            Deployment.create({"release_id": rel.id, "instance_id": staging.id})
+        staging.config_path = os.path.join(self.tmp, "staging.conf")
+        dep = Deployment.create(
+            {"release_id": rel.id, "instance_id": staging.id, "state": "done", "modules": "x"}
         )
         self.assertEqual((dep.state, dep.modules), ("draft", False))
         with self.assertRaises(AccessError):
