@@ -16,7 +16,9 @@ class DevopsInstance(models.Model):
     _inherit = "devops.instance"
 
     deployment_ids = fields.One2many("devops.deployment", "instance_id", string="Deployments")
-    deployment_count = fields.Integer(string="Deployments", compute="_compute_deployment_count")
+    deployment_count = fields.Integer(
+        string="Deployment count", compute="_compute_deployment_count"
+    )
     refresh_source_id = fields.Many2one(
         "devops.instance",
         string="Refreshed from",

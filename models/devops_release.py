@@ -85,7 +85,9 @@ class DevopsRelease(models.Model):
     run_id = fields.Many2one("devops.pipeline.run", string="Tag run", readonly=True)
     message = fields.Text(readonly=True)
     deployment_ids = fields.One2many("devops.deployment", "release_id", string="Deployments")
-    deployment_count = fields.Integer(string="Deployments", compute="_compute_deployment_count")
+    deployment_count = fields.Integer(
+        string="Deployment count", compute="_compute_deployment_count"
+    )
     bump_needed = fields.Boolean(
         compute="_compute_bump_needed",
         help="A changed module whose version did not move since the previous release.",

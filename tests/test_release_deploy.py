@@ -4,6 +4,7 @@ production, real servers on their own databases), a release bumped, tested, tagg
 pushed, deployed to staging, promoted to production; a broken release rolled back (code and
 database); a dry run; Refresh staging (neutralised); a backup restored."""
 
+import json
 import logging
 import os
 import sys
@@ -284,7 +285,7 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         asked = self.env["devops.alert.delivery"].search(
             [("user_id", "=", self.devops_manager.id), ("channel", "=", "notification")]
         )
-        self.assertIn(promoted.name, asked[:1].payload)  # the managers are told
+        self.assertEqual(json.loads(asked[:1].payload)["res_id"], promoted.id)  # managers told
         self.assertEqual(promoted.promoted_from_id, dep)
         with self.assertRaises(AccessError):
             promoted.with_user(self.devops_user).action_approve()
