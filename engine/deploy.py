@@ -27,6 +27,13 @@ from .release import DUMP_CHECK_SCRIPT
 from .service import _EXCLUDE_STATE
 
 SHA = re.compile(r"[0-9a-f]{40}")
+# Git's credentials for one repository: its token file (GIT_ASKPASS reads it), or none.
+_CREDENTIALS = r"""
+use_token() {
+    unset DEVOPS_GIT_TOKEN_FILE
+    if [ -n "$1" ]; then DEVOPS_GIT_TOKEN_FILE=$1; export DEVOPS_GIT_TOKEN_FILE; fi
+}
+"""
 _FOLDER = re.compile(r"[^\0\n]{1,255}")
 
 
@@ -233,7 +240,9 @@ def _same_version(db_version, manifest_version):
 
 # $1 checkout pairs: folder token sha, repeated. Every folder clean first; then each goes to
 # its commit (detached), fetched first when the commit is not there yet.
-_RELEASE_CHECKOUT = r"""
+_RELEASE_CHECKOUT = (
+    _CREDENTIALS
+    + r"""
 n=$#; i=0
 while [ $i -lt $n ]; do
     f=$1 t=$2 c=$3; shift 3; i=$((i + 3)); set -- "$@" "$f" "$t" "$c"
@@ -245,8 +254,7 @@ while [ $i -lt $n ]; do
 done
 while [ $# -ge 3 ]; do
     f=$1 t=$2 c=$3; shift 3
-    unset DEVOPS_GIT_TOKEN_FILE
-    if [ -n "$t" ]; then DEVOPS_GIT_TOKEN_FILE=$t; export DEVOPS_GIT_TOKEN_FILE; fi
+    use_token "$t"
     if ! git -C "$f" cat-file -e "$c^{commit}" 2>/dev/null; then
         git -C "$f" -c credential.helper= fetch --quiet --all --tags || exit $?
     fi
@@ -256,6 +264,7 @@ while [ $# -ge 3 ]; do
     git -C "$f" log --max-count=1 --format="$f: now at %h %s"
 done
 """
+)
 
 
 def release_checkout_argv(items):
@@ -268,12 +277,13 @@ def release_checkout_argv(items):
 
 # $1 tag, $2 message, then triples folder token sha: tag each (an existing tag must already
 # point at that commit), then push the tags.
-_TAG_PUSH = r"""
+_TAG_PUSH = (
+    _CREDENTIALS
+    + r"""
 tag=$1 msg=$2; shift 2
 while [ $# -ge 3 ]; do
     f=$1 t=$2 c=$3; shift 3
-    unset DEVOPS_GIT_TOKEN_FILE
-    if [ -n "$t" ]; then DEVOPS_GIT_TOKEN_FILE=$t; export DEVOPS_GIT_TOKEN_FILE; fi
+    use_token "$t"
     if at=$(git -C "$f" rev-parse -q --verify "refs/tags/$tag^{commit}"); then
         [ "$at" = "$c" ] || { echo "$f: the tag $tag already names another commit ($at)." >&2;
                               exit 1; }
@@ -288,6 +298,7 @@ while [ $# -ge 3 ]; do
     fi
 done
 """
+)
 
 
 def tag_push_argv(tag, message, items):
@@ -372,15 +383,17 @@ def fragments_argv(module_paths):
 
 
 # Pairs folder token: push each repository's current branch to its upstream (origin).
-_PUSH_HEADS = r"""
+_PUSH_HEADS = (
+    _CREDENTIALS
+    + r"""
 while [ $# -ge 2 ]; do
     f=$1 t=$2; shift 2
-    unset DEVOPS_GIT_TOKEN_FILE
-    if [ -n "$t" ]; then DEVOPS_GIT_TOKEN_FILE=$t; export DEVOPS_GIT_TOKEN_FILE; fi
+    use_token "$t"
     git -C "$f" -c credential.helper= push --quiet origin HEAD || exit $?
     echo "$f: pushed"
 done
 """
+)
 
 
 def push_heads_argv(pairs):

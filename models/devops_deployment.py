@@ -14,6 +14,7 @@ import json
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
+from .devops_instance import ENVIRONMENTS
 from .utils import form_action
 
 MANAGER = "erplibre_devops.group_devops_manager"
@@ -25,11 +26,6 @@ STATES = [
     ("failed", "Failed"),
     ("rolled_back", "Rolled back"),
     ("cancelled", "Cancelled"),
-]
-ENVIRONMENTS = [
-    ("development", "Development"),
-    ("staging", "Staging"),
-    ("production", "Production"),
 ]
 
 

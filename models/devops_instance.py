@@ -36,6 +36,11 @@ INSTANCE_STATES = [
     ("degraded", "Degraded"),
     ("down", "Down"),
 ]
+ENVIRONMENTS = [
+    ("development", "Development"),
+    ("staging", "Staging"),
+    ("production", "Production"),
+]
 STARTING_GRACE = 60  # seconds a starting instance may take before it counts as down
 SETTLE_INTERVAL = 3  # seconds between checks while an instance starts
 _LAST_PASS = {}  # {database: time.monotonic() of the last operate pass}
@@ -110,11 +115,7 @@ class DevopsInstance(models.Model):
     state_date = fields.Datetime(string="State since", readonly=True, copy=False)
     active = fields.Boolean(default=True)
     environment = fields.Selection(
-        [
-            ("development", "Development"),
-            ("staging", "Staging"),
-            ("production", "Production"),
-        ],
+        ENVIRONMENTS,
         default="development",
         required=True,
         index=True,

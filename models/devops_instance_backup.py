@@ -14,7 +14,7 @@ from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import deploy, release, service
-from .utils import arg_text
+from .utils import arg_text, form_action
 
 _SIZE = re.compile(r"^size (\d+)$", re.MULTILINE)
 MANAGER = "erplibre_devops.group_devops_manager"
@@ -102,14 +102,7 @@ class DevopsInstanceBackup(models.Model):
         self._check_restorable()
         pipeline = self.env.ref("erplibre_devops.pipeline_restore")
         run_id = pipeline._launch_for(self.instance_id, {"backup_id": self.id})
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "devops.pipeline.run",
-            "res_id": run_id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return form_action(self.env["devops.pipeline.run"].browse(run_id), target="current")
 
     def restore_copy(self, database):
         """Load this backup into a new database ``database`` on the instance's PostgreSQL

@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..engine import deploy, release, service
-from .utils import count_by, open_action
+from .utils import count_by, form_action, open_action
 
 MANAGER = "erplibre_devops.group_devops_manager"
 
@@ -199,14 +199,7 @@ class DevopsInstance(models.Model):
     def action_refresh_staging(self):
         self._ensure_one_existing()
         run_id = self.refresh_staging()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "devops.pipeline.run",
-            "res_id": run_id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return form_action(self.env["devops.pipeline.run"].browse(run_id), target="current")
 
     def _on_refresh_end(self, run):
         """The refresh ended: deploy the release asked for, as the one who asked."""
