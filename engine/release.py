@@ -43,12 +43,13 @@ def check_release_name(name):
         or ".." in name
         or name.endswith((".lock", "."))
         or name.upper() == "HEAD"
-        or re.fullmatch(r"[0-9a-fA-F]{7,}", name)
+        or (re.fullmatch(r"[0-9a-fA-F]{7,}", name) and not name.isdigit())
     ):
         return (
             f"{repr(name)[:80]} is not a release name: 1 to 64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit, without '..', not ending in '.' or '.lock', "
-            "neither HEAD nor what reads as a commit id."
+            "neither HEAD nor what reads as a commit id (7 or more hexadecimal digits, letters "
+            "among them)."
         )
     return None
 

@@ -48,7 +48,9 @@ class DevopsDeployment(models.Model):
         ENVIRONMENTS, compute="_compute_environment", store=True, readonly=True
     )
     state = fields.Selection(STATES, default="draft", required=True, readonly=True, index=True)
-    dry_run = fields.Boolean(help="Check and say what would be done; change nothing.")
+    dry_run = fields.Boolean(
+        string="Dry run", help="Check and say what would be done; change nothing."
+    )
     update = fields.Selection(
         [
             ("versions", "Modules whose version changed"),
@@ -79,6 +81,8 @@ class DevopsDeployment(models.Model):
         compute="_compute_same_release", help="The instance already runs this release."
     )
 
+    @api.depends("instance_id")  # a new record's form computes it when it gets its instance
+    @api.depends_context("uid")
     def _compute_can_approve(self):
         manager = self.env.user.has_group(MANAGER)
         for dep in self:
@@ -92,8 +96,11 @@ class DevopsDeployment(models.Model):
     @api.depends("release_id.version", "instance_id.name", "dry_run")
     def _compute_name(self):
         for dep in self:
+            if not dep.instance_id:
+                dep.name = dep.release_id.version or False
+                continue
             arrow = self.env._("dry run on") if dep.dry_run else "→"
-            dep.name = f"{dep.release_id.version or '?'} {arrow} {dep.instance_id.name or '?'}"
+            dep.name = f"{dep.release_id.version or '?'} {arrow} {dep.instance_id.name}"
 
     @api.depends("instance_id.environment")
     def _compute_environment(self):
@@ -118,6 +125,16 @@ class DevopsDeployment(models.Model):
         if not self.env.su and any(dep.state != "draft" for dep in self):
             raise UserError(self.env._("A deployment that started cannot change."))
         return super().write(vals)
+
+    @api.onchange("release_id", "instance_id")
+    def _onchange_deployable(self):
+        """Say at once when this release cannot go to this instance."""
+        if self.release_id and self.instance_id:
+            try:
+                self._check_deployable()
+            except UserError as error:
+                return {"warning": {"title": self.env._("Not deployable"), "message": str(error)}}
+        return None
 
     # --- Launch --------------------------------------------------------------------------
 

@@ -451,6 +451,14 @@ class TestReleaseRules(CodeCase):
         for bad in ("HEAD", "1.", "deadbeef12"):
             with self.assertRaises(UserError, msg=bad):
                 Release.create({"version": bad, "workspace_id": workspace.id})
+        self.assertTrue(Release.create({"version": "20261130", "workspace_id": workspace.id}))
+        # A manager sees "Deploy to production" on a new deployment (not "Ask for approval").
+        form_values = (
+            self.env["devops.deployment"]
+            .with_user(self.devops_manager)
+            .onchange({"release_id": rel.id, "instance_id": instance.id}, [], {"can_approve": {}})
+        )
+        self.assertTrue(form_values["value"].get("can_approve"), form_values)
 
 
 @tagged("post_install", "-at_install")
