@@ -217,8 +217,11 @@ class DevopsRelease(models.Model):
                 .id,
             }
         )
-        self._freeze_modules(executor, commits, previous)
-        self._freeze_changelog(executor, commits, previous)
+        try:
+            self._freeze_modules(executor, commits, previous)
+            self._freeze_changelog(executor, commits, previous)
+        except (ExecError, deploy.DeployInputError, release.ReleaseInputError) as error:
+            raise UserError(str(error)) from error
 
     def _module_lines(self, commits):
         """[(module, folder, path in its repository)] of the workspace's own modules."""
