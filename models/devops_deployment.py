@@ -15,7 +15,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from .devops_instance import ENVIRONMENTS
-from .utils import form_action
+from .utils import form_action, stay
 
 MANAGER = "erplibre_devops.group_devops_manager"
 STATES = [
@@ -252,16 +252,7 @@ class DevopsDeployment(models.Model):
 
     def _reload(self, message=None):
         """The user stays on the form, which reloads (and follows the pipeline live)."""
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": message or self.env._("%(name)s started.", name=self.name),
-                "type": "info",
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return stay(message or self.env._("%(name)s started.", name=self.name))
 
     def _on_pipeline_end(self, run):
         """The pipeline ended: the deployment takes its result; the instance its release."""

@@ -24,7 +24,7 @@ from ..engine import observe, service, uptime, validation
 from ..engine.executor import ExecError
 from .devops_exec import STATES
 from .devops_pipeline_actions import default_update_command
-from .utils import arg_int, arg_text, count_by, form_action, open_action
+from .utils import arg_int, arg_text, count_by, form_action, open_action, stay
 
 _logger = logging.getLogger(__name__)
 
@@ -457,16 +457,7 @@ class DevopsInstance(models.Model):
 
     def _stay(self, message):
         """The user stays where they are: a short notice, and the page shows the rest."""
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": message,
-                "type": "info",
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return stay(message)
 
     @api.model
     def devops_last_change(self, ids=None):

@@ -6,7 +6,6 @@ installed modules, checked after it is written (``release.DUMP_CHECK_SCRIPT``: C
 contents).  Any other instance: ``pg_dump --format=custom`` (no filestore).
 """
 
-import json
 import posixpath
 import re
 
@@ -135,6 +134,3 @@ class DevopsInstanceBackup(models.Model):
             if backups:
                 instance.sudo()._queue("backup_rotate", deploy.remove_argv(backups.mapped("path")))
                 backups.sudo().write({"removed": True})
-
-    def _info(self):
-        return json.dumps(self._check_result())

@@ -19,25 +19,14 @@ from ..engine import deploy, git, probe, remote
 from ..engine.executor import ExecError
 from .devops_pipeline_actions import action, done, failed, skipped
 
-DRY_RUN = (
-    "deploy_backup",
-    "deploy_checkout",
-    "deploy_pip",
-    "deploy_update",
-    "restart",
-    "wait_healthy",
-    "deploy_smoke",
-)
-
 
 class DevopsPipelineActions(models.AbstractModel):
     _inherit = "devops.pipeline.actions"
 
     @api.model
     def _start(self, step):
-        if step.run_id._param("dry_run") is True and step.action in DRY_RUN:
-            return skipped(self._dry_run_message(step))
-        return super()._start(step)
+        message = self._dry_run_message(step) if step.run_id._param("dry_run") is True else None
+        return skipped(message) if message else super()._start(step)
 
     @api.model
     def _dry_run_message(self, step):
@@ -54,7 +43,7 @@ class DevopsPipelineActions(models.AbstractModel):
             "restart": self.env._("Dry run: would restart the instance."),
             "wait_healthy": self.env._("Dry run: would wait until it is healthy."),
             "deploy_smoke": self.env._("Dry run: would check /web/login and the modules' states."),
-        }[step.action]
+        }.get(step.action)  # None: the step runs (the preflight)
 
     @api.model
     def _deployment_of(self, step):
@@ -124,13 +113,17 @@ class DevopsPipelineActions(models.AbstractModel):
     def _after_deploy_preflight(self, step, exec_run):
         dep = self._deployment_of(step)
         found = deploy.parse_preflight(exec_run.output or "")
-        minimum = int(self.env["devops.instance"]._param("deploy_min_free_mb", 500))
+        try:
+            minimum = int(self.env["devops.instance"]._param("deploy_min_free_mb", 500))
+        except ValueError:
+            minimum = 500
         problems = []
         free = found["free_mb"]
         if free is None or free < minimum:
             problems.append(
                 self.env._(
-                    "Not enough free disk space: %(free)s MB, %(min)s MB needed (Settings).",
+                    "Not enough free disk space: %(free)s MB, %(min)s MB needed (system parameter "
+                    "erplibre_devops.deploy_min_free_mb).",
                     free=int(free or 0),
                     min=minimum,
                 )

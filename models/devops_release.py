@@ -19,7 +19,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..engine import deploy, git, release, remote
 from ..engine.executor import ExecError
-from .utils import arg_text, form_action
+from .utils import arg_text, form_action, stay
 
 MANAGER = "erplibre_devops.group_devops_manager"
 USER_FIELDS = {"changelog", "override_reason"}
@@ -388,17 +388,9 @@ class DevopsRelease(models.Model):
         self._push_bumps(list(by_folder), executor)
         self.sudo()._freeze()
         bumped = ", ".join(f"{n} {v}" for files in by_folder.values() for _p, n, v in files)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "message": self.message
-                or self.env._("Committed and pushed: %(bumped)s.", bumped=bumped),
-                "type": "warning" if self.message else "success",
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        if self.message:  # the push failed: it says so
+            return stay(self.message, "warning")
+        return stay(self.env._("Committed and pushed: %(bumped)s.", bumped=bumped), "success")
 
     def _push_bumps(self, roots, executor):
         """Push the bump commits (their branch, to origin): the team gets the versions."""
@@ -416,7 +408,7 @@ class DevopsRelease(models.Model):
             argv = remote.with_secret_files(
                 deploy.push_heads_argv([(f, t) for f, t in pairs if f in wanted]), secrets
             )
-            ok, out = executor.read_stdout(argv, cwd=base, env=env, timeout=120)
+            ok, out = executor.read_stdout(argv, cwd=base, env=env, timeout=60)
         except (ExecError, deploy.DeployInputError) as error:
             ok, out = False, str(error)
         if not ok:

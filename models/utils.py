@@ -20,6 +20,21 @@ def open_action(env, xmlid, domain, context=None):
     return action
 
 
+def stay(message, kind="info"):
+    """The user stays where they are: a short notice, then the page reloads (and shows the
+    rest)."""
+    return {
+        "type": "ir.actions.client",
+        "tag": "display_notification",
+        "params": {
+            "message": message,
+            "type": kind,
+            "sticky": False,
+            "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+        },
+    }
+
+
 def form_action(record, name=None, target="new"):
     """Open ``record`` in its form: a wizard reopened in its dialog, or a record."""
     action = {
