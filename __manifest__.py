@@ -2,7 +2,7 @@
     "name": "ERPLibre DevOps",
     "summary": "Plan, code, build, test, release, deploy, operate and monitor Odoo "
     "instances on your own machines",
-    "version": "18.0.1.5.0",
+    "version": "18.0.1.6.0",
     "category": "Productivity/DevOps",
     "author": "ERPLibre DevOps contributors",
     "website": "https://github.com/ERPLibre/erplibre_devops",
@@ -45,6 +45,8 @@
         "views/devops_alert_views.xml",
         "views/devops_alert_delivery_views.xml",
         "views/devops_instance_alert_views.xml",
+        "views/devops_change_views.xml",
+        "views/devops_dora_dashboard_views.xml",
         "views/res_users_views.xml",
         "wizard/devops_exec_wizard_views.xml",
         "wizard/devops_code_wizard_views.xml",

@@ -25,6 +25,7 @@ class Deployment:
     id: int
     date: datetime.datetime  # when it ended
     ok: bool  # done (not failed, not rolled back)
+    place: object = None  # where (an instance): only its incidents count as its failure
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Incident:
     id: int
     start: datetime.datetime
     end: datetime.datetime | None  # None: still open
+    place: object = None
 
 
 def _within(moment, date_from, date_to):
@@ -62,7 +64,8 @@ def metrics(deployments, changes, incidents, date_from, date_to,
     failed = [
         d
         for d in in_period
-        if not d.ok or any(d.date <= i.start < d.date + failure_window for i in incidents)
+        if not d.ok
+        or any(d.date <= i.start < d.date + failure_window and _same_place(d, i) for i in incidents)
     ]
     restored = sorted(
         (i for i in incidents if _within(i.end, date_from, date_to)), key=lambda i: i.id
@@ -77,6 +80,10 @@ def metrics(deployments, changes, incidents, date_from, date_to,
         "time_to_restore_hours": _median_hours(i.end - i.start for i in restored),
         "time_to_restore_ids": [i.id for i in restored],
     }
+
+
+def _same_place(deployment, incident):
+    return None in (deployment.place, incident.place) or deployment.place == incident.place
 
 
 def _median_hours(deltas):

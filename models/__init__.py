@@ -37,3 +37,6 @@ from . import devops_release
 from . import devops_deployment
 from . import devops_instance_deploy
 from . import devops_pipeline_actions_deploy
+from . import devops_change
+from . import devops_workspace_dora
+from . import devops_dora_dashboard

@@ -107,6 +107,7 @@ class DevopsBuild(models.Model):
         )
         if state == "done":
             self.workspace_id._clean_builds()
+        self.env["devops.change"]._refresh_workspaces(self.workspace_id)
 
     def action_rebuild(self):
         """Build the workspace again, from scratch, at its current commits."""

@@ -275,6 +275,7 @@ class DevopsDeployment(models.Model):
             values.update(state="cancelled" if run.state == "cancelled" else "failed",
                           message=run.message)  # fmt: skip
         self.sudo().write(values)
+        self.env["devops.change"]._refresh_workspaces(self.release_id.workspace_id, read_git=False)
 
     # --- Promote -------------------------------------------------------------------------
 

@@ -125,10 +125,17 @@ class DevopsIncident(models.Model):
                 )
         return super().write(vals)
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        incidents = super().create(vals_list)
+        self.env["devops.change"]._refresh_instances(incidents.instance_id)
+        return incidents
+
     def _close(self, note):
         for incident in self.sudo():
             text = f"{incident.note}\n{note}" if incident.note else note
             incident.write({"date_end": fields.Datetime.now(), "note": text})
+        self.env["devops.change"]._refresh_instances(self.instance_id)
 
     def action_acknowledge(self):
         """Say you are on it (and take it when nobody is assigned)."""

@@ -168,6 +168,7 @@ class DevopsRelease(models.Model):
         for rel in releases:
             rel.workspace_id.check_access("read")
             rel.sudo()._freeze()  # lines and facts are the app's to write
+        self.env["devops.change"]._refresh_workspaces(releases.workspace_id)
         return releases
 
     def _executor(self):
@@ -497,6 +498,7 @@ class DevopsRelease(models.Model):
         self._check_writer()
         self._check_state("draft", "candidate", "approved")
         self.sudo().state = "cancelled"
+        self.env["devops.change"]._refresh_workspaces(self.workspace_id)
         return True
 
     def _on_pipeline_end(self, run):

@@ -321,6 +321,7 @@ class DevopsTestRun(models.Model):
         self._mark_latest()
         if state == "failed" and self.new_failures:
             self._notify_author()
+        self.env["devops.change"]._refresh_workspaces(self.workspace_id)
         workspace = self.workspace_id.sudo()
         if workspace.tests_pending:  # a push came while this run was on
             workspace.tests_pending = False

@@ -24,6 +24,16 @@ PRIVATE_SETTINGS = ("devops_alert_webhooks", "devops_alert_emails", "devops_pip_
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
+    devops_plan_monitor_hours = fields.Float(
+        string="Hours in production before Monitor",
+        config_parameter="erplibre_devops.plan_monitor_hours",
+        default=24,
+    )
+    devops_dora_failure_hours = fields.Float(
+        string="Failure window (hours)",
+        config_parameter="erplibre_devops.dora_failure_hours",
+        default=24,
+    )
     devops_command_timeout = fields.Integer(
         string="Default command timeout (seconds)",
         config_parameter="erplibre_devops.command_timeout",

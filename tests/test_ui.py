@@ -78,7 +78,7 @@ WALK_MENUS_JS = r"""
             document.querySelector(".o_devops_overview_incidents") &&
             document.querySelector(".o_devops_overview_runs"), "the overview");
         for (const [code, name] of STAGES) {
-            const sections = ["code", "build", "test", "release", "deploy", "operate", "monitor"];
+            const sections = ["plan", "code", "build", "test", "release", "deploy", "operate", "monitor"];
             if (sections.includes(code)) {
                 const section = "erplibre_devops.menu_" + code;
                 await clickMenu(section + "_stage", section);
@@ -90,6 +90,13 @@ WALK_MENUS_JS = r"""
                 "the page of stage " + name
             );
         }
+        // Plan: the board has a column for each of the eight stages.
+        await clickMenu("erplibre_devops.menu_plan_change", "erplibre_devops.menu_plan");
+        await waitFor(() => STAGES.every(([, name]) =>
+            text(".o_kanban_group .o_column_title").includes(name)), "the Plan board");
+        await clickMenu("erplibre_devops.menu_plan_dora", "erplibre_devops.menu_plan");
+        await waitFor(() => text(".o_devops_dora_figures").includes("No data")
+            && text(".o_devops_dora_history").includes("Week of"), "the delivery metrics");
         // Build: the builds and the modules the scans found (none yet: their help says how).
         await clickMenu("erplibre_devops.menu_build_build", "erplibre_devops.menu_build");
         await waitFor(() => text(".o_breadcrumb").includes("Builds")

@@ -267,7 +267,8 @@ class DevopsCodeWizard(models.TransientModel):
         self._ensure_one_existing()
         paths = self.file_ids.filtered("selected").mapped("path")
         argv = self._checked(git.commit_argv, self.message or "", self.author or "", paths)
-        self._git_action(argv, self.env._("Commit"))
+        if self._git_action(argv, self.env._("Commit")):
+            self.env["devops.change"]._refresh_workspaces(self.workspace_id)
         return self._reopen()
 
     def action_pull(self):

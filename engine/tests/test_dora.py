@@ -81,3 +81,12 @@ def test_a_period_that_ends_before_it_starts_is_refused():
 )
 def test_levels(name, value, expected):
     assert dora.level(name, value) == expected
+
+
+def test_an_incident_elsewhere_is_not_the_deployments_failure():
+    deployments = [Deployment(1, at(2, 10), True, "prod-a")]
+    period = (at(1), at(3))
+    elsewhere = [Incident(1, at(2, 12), at(2, 13), "prod-b")]
+    here = [Incident(2, at(2, 12), at(2, 13), "prod-a")]
+    assert dora.metrics(deployments, [], elsewhere, *period)["change_failure_rate"] == 0.0
+    assert dora.metrics(deployments, [], here, *period)["change_failure_rate"] == 100.0

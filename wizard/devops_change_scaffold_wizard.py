@@ -1,0 +1,82 @@
+"""Scaffold a module for a change: the name, its title and where it goes."""
+
+import posixpath
+from collections import Counter
+
+from odoo import api, fields, models
+
+from ..engine.scaffold import LICENSES
+
+
+class DevopsChangeScaffoldWizard(models.TransientModel):
+    _name = "devops.change.scaffold.wizard"
+    _inherit = ["devops.input.mixin"]
+    _description = "Scaffold a module for a change"
+
+    change_id = fields.Many2one("devops.change", required=True, ondelete="cascade")
+    workspace_id = fields.Many2one(
+        "devops.workspace",
+        required=True,
+        domain="[('id', 'in', workspace_choice_ids)]",
+        compute="_compute_workspace_id",
+        store=True,
+        readonly=False,
+    )
+    workspace_choice_ids = fields.Many2many(related="change_id.workspace_ids")
+    branch = fields.Char(related="change_id.branch")
+    name = fields.Char(string="Technical name", required=True, help="Such as library_book.")
+    title = fields.Char(help="The module's name shown in Apps; the technical name if empty.")
+    addons_dir = fields.Char(
+        string="Addons folder",
+        compute="_compute_addons_dir",
+        store=True,
+        readonly=False,
+        required=True,
+        help="A folder of one of the workspace's repositories, relative to the workspace, "
+        "such as addons: the module goes in it.",
+    )
+    depends = fields.Char(default="base", help="Module names, comma-separated.")
+    license = fields.Selection([(name, name) for name in LICENSES], default="LGPL-3", required=True)
+
+    @api.depends("change_id")
+    def _compute_workspace_id(self):
+        for wizard in self:
+            wizard.workspace_id = wizard.change_id.workspace_ids[:1]
+
+    @api.depends("workspace_id")
+    def _compute_addons_dir(self):
+        """Where the workspace's own modules mostly are."""
+        for wizard in self:
+            workspace = wizard.workspace_id.sudo()
+            base = (workspace.path or "").rstrip("/")
+            dirs = Counter(
+                posixpath.relpath(posixpath.dirname(m.path), base)
+                for m in workspace.module_ids
+                if m.path and not m.odoo_core and m.path.startswith(base + "/")
+            )
+            if dirs:
+                wizard.addons_dir = dirs.most_common(1)[0][0]
+            else:
+                repo = workspace._repos_in_order().filtered("folder")[-1:]
+                wizard.addons_dir = repo.folder or "."
+
+    def action_scaffold(self):
+        self._ensure_one_existing()
+        depends = [d.strip() for d in (self.depends or "base").split(",") if d.strip()]
+        done = self.change_id.action_scaffold_module(
+            self.name,
+            self.addons_dir,
+            title=self.title or None,
+            depends=depends,
+            license_=self.license,
+            workspace_id=self.workspace_id.id,
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "message": self.env._("Committed: %(commit)s", commit=done[:200]),
+                "type": "success",
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
