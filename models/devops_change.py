@@ -14,7 +14,7 @@ import logging
 import re
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from ..engine import plan, scaffold
 from ..engine.executor import ExecError
@@ -130,9 +130,18 @@ class DevopsChange(models.Model):
         "devops.instance", string="Running in production", readonly=True, copy=False
     )
 
-    _sql_constraints = [
-        ("branch_unique", "unique(branch)", "Another change already uses this branch."),
-    ]
+    @api.constrains("branch")
+    def _check_branch_unique(self):
+        for change in self.filtered("branch"):
+            twin = self.with_context(active_test=False).sudo().search_count(
+                [("branch", "=", change.branch), ("id", "!=", change.id)], limit=1
+            )
+            if twin:
+                raise ValidationError(
+                    self.env._(
+                        "Another change already uses the branch %(branch)s.", branch=change.branch
+                    )
+                )
 
     # --- The stage -----------------------------------------------------------------------
 
@@ -199,12 +208,12 @@ class DevopsChange(models.Model):
                         fields=", ".join(sorted(forged)),
                     )
                 )
-            if "branch" in vals:
-                self._check_branch(vals["branch"])
-                if any(c.started and c.branch != vals["branch"] for c in self):
-                    raise UserError(
-                        self.env._("The branch of a started change stays: make a new change.")
-                    )
+        if "branch" in vals:
+            self._check_branch(vals["branch"])
+            if any(c.started and c.branch != vals["branch"] for c in self):
+                raise UserError(
+                    self.env._("The branch of a started change stays: make a new change.")
+                )
         result = super().write(vals)
         if "workspace_ids" in vals and not self.env.su:
             self.workspace_ids.check_access("read")

@@ -18,3 +18,4 @@ from . import test_alerts
 from . import test_build
 from . import test_test_stage
 from . import test_release_deploy
+from . import test_plan

@@ -78,13 +78,8 @@ WALK_MENUS_JS = r"""
             document.querySelector(".o_devops_overview_incidents") &&
             document.querySelector(".o_devops_overview_runs"), "the overview");
         for (const [code, name] of STAGES) {
-            const sections = ["plan", "code", "build", "test", "release", "deploy", "operate", "monitor"];
-            if (sections.includes(code)) {
-                const section = "erplibre_devops.menu_" + code;
-                await clickMenu(section + "_stage", section);
-            } else {
-                await clickMenu("erplibre_devops.menu_" + code);
-            }
+            const section = "erplibre_devops.menu_" + code;
+            await clickMenu(section + "_stage", section);
             await waitFor(
                 () => fieldValue("name") === name && fieldValue("description").length > 40,
                 "the page of stage " + name

@@ -16,7 +16,6 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
     change_id = fields.Many2one("devops.change", required=True, ondelete="cascade")
     workspace_id = fields.Many2one(
         "devops.workspace",
-        required=True,
         domain="[('id', 'in', workspace_choice_ids)]",
         compute="_compute_workspace_id",
         store=True,
@@ -31,7 +30,6 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
         compute="_compute_addons_dir",
         store=True,
         readonly=False,
-        required=True,
         help="A folder of one of the workspace's repositories, relative to the workspace, "
         "such as addons: the module goes in it.",
     )

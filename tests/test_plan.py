@@ -1,0 +1,393 @@
+"""Plan on real parts: a change walks Plan → Monitor on real repositories (the real Odoo
+tree and a module repository, bare remotes made here) as its branch gets commits, a build,
+test runs (a scaffolded module installed and its test run), a release and deployments to a
+real Odoo server happen; the delivery metrics on a fixed history of records; the rules."""
+
+import datetime
+import json
+import os
+import sys
+import uuid
+
+from odoo import fields
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import tagged
+
+from .common import DevopsCase
+from .test_build import (
+    CodeCase,
+    NewInstanceMixin,
+    drop_database,
+    git,
+    make_repo,
+    manifest,
+    stop_instance,
+    write,
+)
+
+BRANCH = "feature/books"
+MODULE = "plan_books"
+MONITOR = "erplibre_devops.plan_monitor_hours"
+
+
+def at(day, hour=0):
+    return datetime.datetime(2026, 10, day, hour)
+
+
+@tagged("post_install", "-at_install")
+class TestPlanWalk(NewInstanceMixin, CodeCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bare_odoo = cls.make_odoo_remote()
+        cls.bare_lib, cls.work_lib = make_repo(
+            cls.remotes,
+            "lib",
+            {"lib_base/__manifest__.py": manifest(["base"]), "lib_base/__init__.py": ""},
+        )
+
+    def stage(self, change):
+        return change.stage_id.code
+
+    def run_tests(self, workspace, **kwargs):
+        test = self.env["devops.test.run"].browse(workspace.run_tests(**kwargs))
+        self.addCleanup(drop_database, test.database)
+        self.run_all(timeout=900)
+        return test
+
+    def test_a_change_walks_plan_to_monitor(self):
+        self.env["ir.config_parameter"].sudo().set_param(MONITOR, "24")
+        workspace = self.new_workspace(
+            "Plan",
+            repos=[
+                {"url": self.bare_odoo, "folder": "odoo"},
+                {"url": self.bare_lib, "folder": "lib", "branch": "main"},
+            ],
+        )
+        self.assertEqual(self.clone(workspace).state, "done")
+        lib = os.path.join(workspace.path, "lib")
+        change = self.env["devops.change"].create(
+            {"name": "Library books", "workspace_ids": [workspace.id], "branch": BRANCH}
+        )
+        self.assertEqual((self.stage(change), change.blocked), ("plan", False))
+
+        # Start: the branch in every repository, from its base branch; still no commit.
+        change.action_start()
+        for folder in ("odoo", "lib"):
+            path = os.path.join(workspace.path, folder)
+            self.assertEqual(git(path, "rev-parse", "--abbrev-ref", "HEAD"), BRANCH)
+        self.assertTrue(change.started)
+        bases = json.loads(change.base_commits)[str(workspace.id)]
+        self.assertEqual(bases["lib"], git(lib, "rev-parse", "origin/main"))
+        self.assertEqual(self.stage(change), "plan")
+        with self.assertRaises(UserError):
+            change.write({"branch": "feature/other"})
+
+        # Scaffold a module: written and committed on the branch → Code, its module listed.
+        commit = change.action_scaffold_module(MODULE, "lib", title="Library books")
+        self.assertTrue(commit.endswith(f"[ADD] {MODULE}: Library books"), commit)
+        self.assertEqual(git(lib, "status", "--porcelain"), "")
+        self.assertEqual(git(lib, "log", "-1", "--format=%H"), commit.split(" ")[0])
+        self.assertTrue(os.path.isfile(os.path.join(lib, MODULE, "tests", "__init__.py")))
+        self.assertEqual(self.stage(change), "code")
+        self.assertEqual((change.modules, change.commit_count), (MODULE, 1))
+        self.assertTrue(change.first_commit_date)
+        with self.assertRaises(UserError):  # the folder exists now
+            change.action_scaffold_module(MODULE, "lib")
+
+        # A build of the head → Build (by itself: the build's end refreshes the change).
+        build = self.env["devops.build"].browse(workspace.build(adopt_path=sys.prefix))
+        self.run_all(timeout=300)
+        self.assertEqual(build.state, "done", build.message)
+        self.assertEqual((self.stage(change), change.build_state), ("build", "done"))
+
+        # The scaffolded module's test, run by the Test stage → green → Test.
+        test = self.run_tests(workspace, modules=[MODULE])
+        self.assertEqual(test.state, "passed", test.message)
+        self.assertIn("test_create_and_archive", test.result_ids.mapped("method"), test.result_ids)
+        self.assertEqual((self.stage(change), change.test_state), ("test", "passed"))
+        self.assertEqual(change.test_run_id, test)
+
+        # A breaking commit: new commits since green → Code; red tests → back, blocked, why.
+        test_file = os.path.join(lib, MODULE, "tests", f"test_{MODULE}_record.py")
+        with open(test_file, encoding="utf-8") as handle:
+            good = handle.read()
+        write(test_file, good.replace("self.assertTrue(record.active)", "self.assertFalse(1)"))
+        git(lib, "commit", "--quiet", "-am", "break the test")
+        self.env["devops.change"]._cron_refresh()
+        self.assertEqual(self.stage(change), "code")
+        self.assertIn(test.name, change.stage_reason)
+        red = self.run_tests(workspace, modules=[MODULE])
+        self.assertEqual(red.state, "failed")
+        self.assertEqual((self.stage(change), change.blocked), ("build", True))
+        self.assertEqual(
+            change.stage_reason,
+            f"Regression: tests failed at its head ({red.name}) after passing ({test.name}).",
+        )
+        git(lib, "revert", "--no-edit", "HEAD")
+        green = self.run_tests(workspace, modules=[MODULE])
+        self.assertEqual(
+            (green.state, self.stage(change), change.blocked), ("passed", "test", False)
+        )
+
+        # Request release → the release of these commits → Release; approved on the green run.
+        action = change.action_request_release()
+        self.assertEqual(action["context"]["default_workspace_id"], workspace.id)
+        release = self.env["devops.release"].create(
+            {"version": "1.0", "workspace_id": workspace.id}
+        )
+        self.assertEqual((self.stage(change), change.release_ids), ("release", release))
+        release.action_candidate()
+        release.action_approve()
+        self.assertEqual((release.state, release.test_run_id), ("approved", green))
+
+        # A real Odoo server of the workspace, deployed as staging → Deploy.
+        database = f"devops_plan_{uuid.uuid4().hex[:8]}"
+        self.addCleanup(drop_database, database)
+        wizard = self.env["devops.instance.new.wizard"].create(
+            {
+                "workspace_id": workspace.id,
+                "name": "Plan box",
+                "database": database,
+                "modules": MODULE,
+                "build_mode": "adopt",
+                "adopt_path": sys.prefix,
+                "admin_password": "plan-Admin-pass",
+                "db_same": True,
+            }
+        )
+        run = self.env["devops.pipeline.run"].browse(wizard.action_create()["res_id"])
+        instance = run.instance_id
+        self.addCleanup(stop_instance, instance)
+        self.run_all(timeout=600)
+        self.assertEqual(run.state, "done", run.message)
+        instance.environment = "staging"
+        staging = self.env["devops.deployment"].browse(release.deploy(instance.id))
+        self.run_all(timeout=900)
+        self.assertEqual(staging.state, "done", staging.message)
+        self.assertEqual(self.stage(change), "deploy")
+
+        # The same server made production, deployed → Operate; the lead time is known.
+        instance.environment = "production"
+        production = self.env["devops.deployment"].browse(release.deploy(instance.id))
+        self.run_all(timeout=900)
+        self.assertEqual(production.state, "done", production.message)
+        self.assertEqual((self.stage(change), change.instance_ids), ("operate", instance))
+        self.assertEqual(change.production_date, production.date_end)
+        lead = (production.date_end - change.first_commit_date).total_seconds() / 3600
+        self.assertAlmostEqual(change.lead_time_hours, lead, places=6)
+        self.assertIn("Monitor after 24 h without incident", change.stage_reason)
+
+        # In production long enough without incident → Monitor; an incident sends it back.
+        self.env["ir.config_parameter"].sudo().set_param(MONITOR, "0")
+        self.env["devops.change"]._cron_refresh()
+        self.assertEqual(self.stage(change), "monitor")
+        incident = self.env["devops.incident"].create(
+            {"instance_id": instance.id, "cause": "Down: connection refused"}
+        )
+        self.assertEqual((self.stage(change), change.blocked), ("operate", True))
+        self.assertIn("open on Plan box", change.stage_reason)
+        incident._close("Back up.")
+        self.assertEqual((self.stage(change), change.blocked), ("monitor", False))
+
+        # The metrics: the production deployment (not staging), this change's lead time, the
+        # incident right after the deployment (a failed change) and its duration.
+        start = production.date_end + datetime.timedelta(minutes=30)
+        self.env.cr.execute(
+            "UPDATE devops_incident SET date_start = %s, date_end = %s WHERE id = %s",
+            (start, start + datetime.timedelta(minutes=90), incident.id),
+        )
+        incident.invalidate_recordset()
+        today = fields.Date.today()
+        figures = workspace.dora_metrics(str(today - datetime.timedelta(days=6)), str(today))
+        self.assertEqual(figures["deployment_frequency_ids"], [production.id])
+        self.assertAlmostEqual(figures["deployment_frequency"], 1 / 7)
+        self.assertEqual(figures["lead_time_ids"], [change.id])
+        self.assertAlmostEqual(figures["lead_time_hours"], lead, places=6)
+        self.assertEqual(figures["change_failure_rate"], 100.0)
+        self.assertEqual(figures["change_failure_rate_ids"], [production.id])
+        self.assertEqual(figures["time_to_restore_hours"], 1.5)
+        self.assertEqual(figures["time_to_restore_ids"], [incident.id])
+        self.assertEqual(figures["lead_time_hours_level"], "elite")
+
+        # The dashboard shows the change's lead time and opens it.
+        board = self.env["devops.dora.dashboard"].create({"workspace_id": workspace.id})
+        self.assertEqual(board.lead_time_hours, f"{lead:.1f} hours")
+        self.assertEqual(board.lead_time_hours_count, 1)
+        self.assertEqual(board.action_open_lead_time()["domain"], [("id", "in", [change.id])])
+        self.assertEqual(board.time_to_restore_hours, "1.5 hours")
+        self.assertIn("Week of", board.history_html)
+
+
+@tagged("post_install", "-at_install")
+class TestDoraHistory(DevopsCase):
+    """The four figures from a fixed history of records (as engine/tests/test_dora.py by
+    hand): two workspaces, staging and dry runs left out, an incident elsewhere not counted."""
+
+    def test_metrics_on_a_fixed_history(self):
+        tmp = self.make_tempdir()
+        spaces = []
+        for name in ("shop", "other"):
+            path = os.path.join(tmp, name)
+            os.makedirs(path)
+            git(path, "init", "--quiet", "--initial-branch", "main")
+            write(os.path.join(path, "README"), name)
+            git(path, "add", "--all")
+            git(path, "commit", "--quiet", "-m", "first")
+            spaces.append(self.make_workspace(name, path=path))
+        shop, other = spaces
+        Release = self.env["devops.release"]
+        rel = Release.create({"version": "1.0", "workspace_id": shop.id})
+        rel_other = Release.create({"version": "1.0", "workspace_id": other.id})
+        (rel | rel_other).sudo().write({"state": "approved"})
+
+        def instance(name, workspace, environment):
+            return self.env["devops.instance"].create(
+                {"name": name, "workspace_id": workspace.id, "environment": environment,
+                 "config_path": f"/tmp/{name}.conf"}
+            )  # fmt: skip
+
+        prod = instance("prod", shop, "production")
+        prod_b = instance("prod-b", shop, "production")
+        stag = instance("stag", shop, "staging")
+        prod_other = instance("prod-o", other, "production")
+
+        def deployment(release, inst, day, hour, state="done", dry_run=False):
+            dep = self.env["devops.deployment"].create(
+                {"release_id": release.id, "instance_id": inst.id, "dry_run": dry_run}
+            )
+            dep.write({"state": state, "date_end": at(day, hour)})
+            return dep
+
+        d1 = deployment(rel, prod, 2, 10)
+        d2 = deployment(rel, prod, 3, 10)  # incident 5 h later on prod: a failure
+        d3 = deployment(rel, prod, 5, 10, "rolled_back")
+        d4 = deployment(rel, prod, 8, 10)  # incident on prod-b 2 h later: not its failure
+        deployment(rel, stag, 4, 10)  # staging: left out
+        deployment(rel, prod, 6, 10, dry_run=True)  # a dry run: left out
+        deployment(rel, prod, 20, 10)  # after the period
+        deployment(rel_other, prod_other, 4, 10)  # the other workspace's
+
+        def incident(inst, start, end):
+            found = self.env["devops.incident"].create({"instance_id": inst.id, "cause": "Down"})
+            found.write({"date_start": start, "date_end": end})
+            return found
+
+        i1 = incident(prod, at(3, 15), at(3, 17))  # 2 h
+        i2 = incident(prod_b, at(8, 12), at(8, 18))  # 6 h
+        incident(prod_other, at(4, 11), at(4, 12))  # the other workspace's
+
+        Change = self.env["devops.change"]
+
+        def change(name, first, deployed, workspace=shop):
+            found = Change.create({"name": name, "workspace_ids": [workspace.id]})
+            found.write({"first_commit_date": first, "production_date": deployed})
+            return found
+
+        c1 = change("a", at(1, 10), at(2, 10))  # 24 h
+        c2 = change("b", at(1, 4), at(3, 10))  # 54 h
+        c3 = change("c", at(6, 10), at(8, 10))  # 48 h
+        change("d", at(6, 10), False)  # not deployed
+        change("e", at(1, 10), at(2, 12), other)  # the other workspace's
+
+        figures = shop.dora_metrics("2026-10-01", "2026-10-10")
+        self.assertEqual(figures["deployment_frequency_ids"], sorted([d1.id, d2.id, d4.id]))
+        self.assertAlmostEqual(figures["deployment_frequency"], 3 / 10)
+        self.assertEqual(sorted(figures["lead_time_ids"]), sorted([c1.id, c2.id, c3.id]))
+        self.assertEqual(figures["lead_time_hours"], 48.0)
+        self.assertEqual(sorted(figures["change_failure_rate_ids"]), sorted([d2.id, d3.id]))
+        self.assertEqual(figures["change_failure_rate"], 50.0)
+        self.assertEqual(sorted(figures["time_to_restore_ids"]), sorted([i1.id, i2.id]))
+        self.assertEqual(figures["time_to_restore_hours"], 4.0)
+        self.assertEqual(
+            [figures[f"{n}_level"] for n in ("deployment_frequency", "lead_time_hours",
+                                             "change_failure_rate", "time_to_restore_hours")],
+            ["high", "high", "low", "high"],
+        )  # fmt: skip
+        # Every workspace: the other's deployment, change and incident too.
+        both = (shop | other).dora_metrics(datetime.date(2026, 10, 1), datetime.date(2026, 10, 10))
+        self.assertEqual(len(both["deployment_frequency_ids"]), 4)
+        self.assertEqual(len(both["lead_time_ids"]), 4)
+        # The failure window is a setting: 1 h makes d2's incident (5 h later) no failure.
+        self.env["ir.config_parameter"].sudo().set_param("erplibre_devops.dora_failure_hours", "1")
+        self.assertEqual(shop.dora_metrics("2026-10-01", "2026-10-10")["change_failure_rate"], 25.0)
+        # An empty period: no data, never 0.
+        empty = shop.dora_metrics("2025-01-01", "2025-01-31")
+        self.assertEqual(
+            (empty["deployment_frequency"], empty["lead_time_hours"], empty["change_failure_rate"]),
+            (0.0, None, None),
+        )
+        # Bad periods and values are refused with a message.
+        for args in (("2026-10-10", "2026-10-01"), ("yesterday", "2026-10-01"), (5, "2026-10-01"),
+                     (["2026-10-01"], "2026-10-02"), ("2010-01-01", "2026-10-01")):  # fmt: skip
+            with self.subTest(args=args), self.assertRaises(UserError):
+                shop.dora_metrics(*args)
+        # A user without the DevOps group reads nothing.
+        with self.assertRaises(AccessError):
+            shop.with_user(self.plain_user).dora_metrics("2026-10-01", "2026-10-10")
+
+
+@tagged("post_install", "-at_install")
+class TestPlanRules(DevopsCase):
+    def test_people_write_the_plan_the_app_the_facts(self):
+        workspace = self.make_workspace("Rules", path=self.make_tempdir())
+        other_ws = self.make_workspace("Other", path=self.make_tempdir())
+        Change = self.env["devops.change"].with_user(self.devops_user)
+        stage_deploy = self.env.ref("erplibre_devops.stage_deploy")
+        change = Change.create(
+            {
+                "name": "Forged",
+                "workspace_ids": [workspace.id],
+                "branch": "feature/forged",
+                "stage_id": stage_deploy.id,
+                "started": True,
+                "facts": json.dumps({"stage": {"production": ["2020-01-01T00:00:00", "x"]}}),
+                "production_date": "2020-01-01 00:00:00",
+            }
+        )
+        self.assertEqual(
+            (change.stage_id.code, change.started, change.production_date), ("plan", False, False)
+        )
+        for forged in ({"stage_id": stage_deploy.id}, {"facts": "{}"}, {"blocked": True},
+                       {"release_ids": [(6, 0, [])]}, {"lead_time_hours": 1.0}):  # fmt: skip
+            with self.subTest(forged=forged), self.assertRaises(AccessError):
+                change.write(forged)
+        for branch in ("-x", "a b", "main", "HEAD", "x..y", "feature/x.lock", "a" * 201):
+            with self.subTest(branch=branch), self.assertRaises(UserError):
+                change.write({"branch": branch})
+        with self.assertRaises(UserError):  # the branch is the change's alone
+            Change.create({"name": "Twin", "branch": "feature/forged"})
+
+        # Scaffolding: hostile names, folders, types; a workspace not the change's.
+        hostile = [
+            ("../x", "lib"), ("x;rm", "lib"), ("Bad", "lib"), (123, "lib"), (["a"], "lib"),
+            ("good_name", "../../etc"), ("good_name", "-rf"), ("good_name", ["lib"]),
+        ]  # fmt: skip
+        for name, addons_dir in hostile:
+            with self.subTest(name=name, addons_dir=addons_dir), self.assertRaises(UserError):
+                change.action_scaffold_module(name, addons_dir)
+        with self.assertRaises(UserError):
+            change.action_scaffold_module("good_name", "lib", workspace_id=other_ws.id)
+        with self.assertRaises(UserError):
+            change.action_scaffold_module("good_name", "lib", workspace_id="1")
+        with self.assertRaises(UserError):
+            change.action_scaffold_module("good_name", "lib", depends="base; rm")
+
+        # Who sees what: plain and portal users nothing; the team everything.
+        for user in (self.plain_user,):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                change.with_user(user).read(["name"])
+        self.assertEqual(
+            self.env["devops.change"]
+            .with_user(self.devops_manager)
+            .search([("id", "=", change.id)]),
+            change,
+        )
+        # A dialog of one's own only.
+        wizard = (
+            self.env["devops.change.scaffold.wizard"]
+            .with_user(self.devops_user)
+            .create({"change_id": change.id, "name": "x_mod", "addons_dir": "lib"})
+        )
+        with self.assertRaises(AccessError):
+            wizard.with_user(self.devops_manager).action_scaffold()
