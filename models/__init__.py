@@ -39,4 +39,3 @@ from . import devops_instance_deploy
 from . import devops_pipeline_actions_deploy
 from . import devops_change
 from . import devops_workspace_dora
-from . import devops_dora_dashboard

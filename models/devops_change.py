@@ -90,7 +90,6 @@ class DevopsChange(models.Model):
     facts_date = fields.Datetime(string="Checked on", readonly=True, copy=False)
     stage_id = fields.Many2one(
         "devops.stage",
-        string="Stage",
         compute="_compute_stage",
         store=True,
         index=True,
@@ -118,8 +117,8 @@ class DevopsChange(models.Model):
         [("none", "None"), ("passed", "Passed"), ("failed", "Failed")],
         string="Tests at its head", readonly=True, default="none", copy=False,
     )  # fmt: skip
-    build_id = fields.Many2one("devops.build", string="Build", readonly=True, copy=False)
-    test_run_id = fields.Many2one("devops.test.run", string="Test run", readonly=True, copy=False)
+    build_id = fields.Many2one("devops.build", readonly=True, copy=False)
+    test_run_id = fields.Many2one("devops.test.run", readonly=True, copy=False)
     release_ids = fields.Many2many(
         "devops.release", string="Releases holding it", readonly=True, copy=False
     )
@@ -133,8 +132,10 @@ class DevopsChange(models.Model):
     @api.constrains("branch")
     def _check_branch_unique(self):
         for change in self.filtered("branch"):
-            twin = self.with_context(active_test=False).sudo().search_count(
-                [("branch", "=", change.branch), ("id", "!=", change.id)], limit=1
+            twin = (
+                self.with_context(active_test=False)
+                .sudo()
+                .search_count([("branch", "=", change.branch), ("id", "!=", change.id)], limit=1)
             )
             if twin:
                 raise ValidationError(
@@ -146,8 +147,8 @@ class DevopsChange(models.Model):
     # --- The stage -----------------------------------------------------------------------
 
     @api.model
-    def _read_group_stage_ids(self, stages, domain):
-        return stages.search([])
+    def _read_group_stage_ids(self, stages, _domain):
+        return stages.search([("active", "=", True)])
 
     @api.depends("facts")
     def _compute_stage(self):
@@ -329,6 +330,8 @@ class DevopsChange(models.Model):
                     change._refresh_one(read_git)
             except (ExecError, GitInputError, UserError) as error:
                 _logger.info("Plan: change %s not refreshed: %s", change.id, error)
+            except Exception:  # a hook of a build, a test run, a deployment: never breaks it
+                _logger.exception("Plan: change %s not refreshed", change.id)
 
     def _refresh_one(self, read_git):
         self.ensure_one()
@@ -527,12 +530,10 @@ class DevopsChange(models.Model):
         """New commits made outside the app, time in production: every change not yet in
         Monitor (and those in Monitor, which an incident can send back)."""
         changes = self.sudo().search([("branch", "!=", False)], order="facts_date asc, id")
-        done = 0
-        for change in changes[:CRON_BATCH]:
+        batch = changes[:CRON_BATCH]
+        for change in batch:
             change._refresh(read_git=change.stage_code in ("plan", "code", "build", "test", False))
-            done += 1
-            if hasattr(self.env["ir.cron"], "_notify_progress"):
-                self.env["ir.cron"]._notify_progress(done=done, remaining=len(changes) - done)
+        self.env["ir.cron"]._notify_progress(done=len(batch), remaining=len(changes) - len(batch))
 
     # --- Actions -------------------------------------------------------------------------
 

@@ -102,7 +102,7 @@ class DevopsDeployment(models.Model):
             arrow = self.env._("dry run on") if dep.dry_run else "→"
             dep.name = f"{dep.release_id.version or '?'} {arrow} {dep.instance_id.name}"
 
-    @api.depends("instance_id.environment")
+    @api.depends("instance_id")  # the environment it was deployed to: history, kept
     def _compute_environment(self):
         for dep in self:
             dep.environment = dep.instance_id.environment

@@ -33,7 +33,7 @@ class DevopsWorkspace(models.Model):
             raise UserError(
                 self.env._("The period ends after it starts, and lasts at most five years.")
             )
-        workspaces = self.exists() if self else self.search([])
+        workspaces = self.exists() if self else self.search([("active", "=", True)])
         workspaces.check_access("read")
         return workspaces._dora(start, end)
 
@@ -45,11 +45,14 @@ class DevopsWorkspace(models.Model):
         if isinstance(value, datetime.date):
             moment = datetime.datetime.combine(value, datetime.time())
             return moment + datetime.timedelta(days=1) if end else moment
+        moment = None
         if isinstance(value, str):
             try:
-                return fields.Datetime.to_datetime(value)
+                moment = fields.Datetime.to_datetime(value)
             except ValueError:
-                pass
+                moment = None
+        if moment:
+            return moment
         raise UserError(
             self.env._("%(what)s is a date such as 2026-11-01, not %(value)r.", what=label,
                        value=value)
@@ -80,23 +83,26 @@ class DevopsWorkspace(models.Model):
         )
         return deployments, changes, incidents
 
-    def _dora(self, start, end):
+    def _dora_facts(self):
+        """The records as ``engine.dora`` reads them, and the failure window."""
         deployments, changes, incidents = self._dora_records()
         hours = self.env["ir.config_parameter"].sudo().get_param(FAILURE_PARAM, "24")
         try:
             window = datetime.timedelta(hours=max(float(hours), 0.0))
         except ValueError:
             window = datetime.timedelta(hours=24)
-        figures = dora.metrics(
+        return (
             [dora.Deployment(d.id, d.date_end, d.state == "done", d.instance_id.id)
              for d in deployments],
             [dora.Change(c.id, c.first_commit_date or None, c.production_date) for c in changes],
             [dora.Incident(i.id, i.date_start, i.date_end or None, i.instance_id.id)
              for i in incidents],
-            start,
-            end,
-            failure_window=window,
+            window,
         )  # fmt: skip
+
+    def _dora(self, start, end, facts=None):
+        deployments, changes, incidents, window = facts or self._dora_facts()
+        figures = dora.metrics(deployments, changes, incidents, start, end, failure_window=window)
         for name in METRICS:
             figures[f"{name}_level"] = dora.level(name, figures[name])
         return figures

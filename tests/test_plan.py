@@ -192,7 +192,13 @@ class TestPlanWalk(NewInstanceMixin, CodeCase):
 
         # The metrics: the production deployment (not staging), this change's lead time, the
         # incident right after the deployment (a failed change) and its duration.
-        start = production.date_end + datetime.timedelta(minutes=30)
+        # (3 h back, so that the incident, 90 minutes long, has ended before now.)
+        deployed = production.date_end - datetime.timedelta(hours=3)
+        self.env.cr.execute(
+            "UPDATE devops_deployment SET date_end = %s WHERE id = %s", (deployed, production.id)
+        )
+        production.invalidate_recordset()
+        start = deployed + datetime.timedelta(minutes=30)
         self.env.cr.execute(
             "UPDATE devops_incident SET date_start = %s, date_end = %s WHERE id = %s",
             (start, start + datetime.timedelta(minutes=90), incident.id),

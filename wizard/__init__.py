@@ -9,3 +9,4 @@ from . import devops_instance_new_wizard
 from . import devops_repos_import_wizard
 from . import devops_test_run_wizard
 from . import devops_change_scaffold_wizard
+from . import devops_dora_dashboard

@@ -6,7 +6,7 @@ import html
 
 from odoo import api, fields, models
 
-from .devops_workspace_dora import METRICS
+from ..models.devops_workspace_dora import METRICS
 
 LEVELS = [("elite", "Elite"), ("high", "High"), ("medium", "Medium"), ("low", "Low")]
 WEEKS = 12
@@ -38,9 +38,9 @@ class DevopsDoraDashboard(models.TransientModel):
     time_to_restore_hours_count = fields.Integer(compute="_compute_figures")
     history_html = fields.Html(string="Week by week", compute="_compute_figures", sanitize=True)
 
-    def _metrics(self, start=None, end=None):
+    def _metrics(self):
         workspaces = self.workspace_id or self.env["devops.workspace"]
-        return workspaces.dora_metrics(start or self.date_from, end or self.date_to)
+        return workspaces.dora_metrics(self.date_from, self.date_to)
 
     @api.depends("workspace_id", "date_from", "date_to")
     def _compute_figures(self):
@@ -73,13 +73,19 @@ class DevopsDoraDashboard(models.TransientModel):
     def _history(self):
         """A table of the last WEEKS weeks up to the period's end."""
         end = self.date_to + datetime.timedelta(days=1)
+        workspaces = self.workspace_id or self.env["devops.workspace"].search(
+            [("active", "=", True)]
+        )
+        workspaces.check_access("read")
+        facts = workspaces._dora_facts()
         rows = []
         for week in range(WEEKS, 0, -1):
             stop = end - datetime.timedelta(days=7 * (week - 1))
             start = stop - datetime.timedelta(days=7)
-            figures = self._metrics(
+            figures = workspaces._dora(
                 datetime.datetime.combine(start, datetime.time()),
                 datetime.datetime.combine(stop, datetime.time()),
+                facts,
             )
             cells = "".join(
                 f"<td>{html.escape(self._shown(name, figures[name]))}</td>" for name in METRICS
