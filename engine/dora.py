@@ -74,11 +74,11 @@ def metrics(deployments, changes, incidents, date_from, date_to,
         "deployment_frequency": len(good) / days,
         "deployment_frequency_ids": [d.id for d in good],
         "lead_time_hours": _median_hours(c.deployed - c.first_commit for c in lead),
-        "lead_time_ids": [c.id for c in lead],
+        "lead_time_hours_ids": [c.id for c in lead],
         "change_failure_rate": 100.0 * len(failed) / len(in_period) if in_period else None,
         "change_failure_rate_ids": [d.id for d in failed],
         "time_to_restore_hours": _median_hours(i.end - i.start for i in restored),
-        "time_to_restore_ids": [i.id for i in restored],
+        "time_to_restore_hours_ids": [i.id for i in restored],
     }
 
 

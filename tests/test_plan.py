@@ -208,12 +208,12 @@ class TestPlanWalk(NewInstanceMixin, CodeCase):
         figures = workspace.dora_metrics(str(today - datetime.timedelta(days=6)), str(today))
         self.assertEqual(figures["deployment_frequency_ids"], [production.id])
         self.assertAlmostEqual(figures["deployment_frequency"], 1 / 7)
-        self.assertEqual(figures["lead_time_ids"], [change.id])
+        self.assertEqual(figures["lead_time_hours_ids"], [change.id])
         self.assertAlmostEqual(figures["lead_time_hours"], lead, places=6)
         self.assertEqual(figures["change_failure_rate"], 100.0)
         self.assertEqual(figures["change_failure_rate_ids"], [production.id])
         self.assertEqual(figures["time_to_restore_hours"], 1.5)
-        self.assertEqual(figures["time_to_restore_ids"], [incident.id])
+        self.assertEqual(figures["time_to_restore_hours_ids"], [incident.id])
         self.assertEqual(figures["lead_time_hours_level"], "elite")
 
         # The dashboard shows the change's lead time and opens it.
@@ -299,21 +299,41 @@ class TestDoraHistory(DevopsCase):
         figures = shop.dora_metrics("2026-10-01", "2026-10-10")
         self.assertEqual(figures["deployment_frequency_ids"], sorted([d1.id, d2.id, d4.id]))
         self.assertAlmostEqual(figures["deployment_frequency"], 3 / 10)
-        self.assertEqual(sorted(figures["lead_time_ids"]), sorted([c1.id, c2.id, c3.id]))
+        self.assertEqual(sorted(figures["lead_time_hours_ids"]), sorted([c1.id, c2.id, c3.id]))
         self.assertEqual(figures["lead_time_hours"], 48.0)
         self.assertEqual(sorted(figures["change_failure_rate_ids"]), sorted([d2.id, d3.id]))
         self.assertEqual(figures["change_failure_rate"], 50.0)
-        self.assertEqual(sorted(figures["time_to_restore_ids"]), sorted([i1.id, i2.id]))
+        self.assertEqual(sorted(figures["time_to_restore_hours_ids"]), sorted([i1.id, i2.id]))
         self.assertEqual(figures["time_to_restore_hours"], 4.0)
         self.assertEqual(
             [figures[f"{n}_level"] for n in ("deployment_frequency", "lead_time_hours",
                                              "change_failure_rate", "time_to_restore_hours")],
             ["high", "high", "low", "high"],
         )  # fmt: skip
+        # The dashboard: the same figures, their levels, the records behind each.
+        board = self.env["devops.dora.dashboard"].create(
+            {"workspace_id": shop.id, "date_from": "2026-10-01", "date_to": "2026-10-10"}
+        )
+        self.assertEqual(
+            [board.deployment_frequency, board.lead_time_hours, board.change_failure_rate,
+             board.time_to_restore_hours],
+            ["0.30 per day (2.1 per week)", "2.0 days", "50 %", "4.0 hours"],
+        )  # fmt: skip
+        self.assertEqual(
+            [board.deployment_frequency_count, board.lead_time_hours_count,
+             board.change_failure_rate_count, board.time_to_restore_hours_count],
+            [3, 3, 2, 2],
+        )  # fmt: skip
+        self.assertEqual(board.change_failure_rate_level, "low")
+        failures = board.action_open_failures()
+        self.assertEqual(failures["res_model"], "devops.deployment")
+        self.assertEqual(sorted(failures["domain"][0][2]), sorted([d2.id, d3.id]))
+        self.assertEqual(board.history_html.count("<tr>"), 13)  # the header and 12 weeks
+        self.assertIn("2026-10-04", board.history_html)  # the last week: Oct 4 to Oct 10
         # Every workspace: the other's deployment, change and incident too.
         both = (shop | other).dora_metrics(datetime.date(2026, 10, 1), datetime.date(2026, 10, 10))
         self.assertEqual(len(both["deployment_frequency_ids"]), 4)
-        self.assertEqual(len(both["lead_time_ids"]), 4)
+        self.assertEqual(len(both["lead_time_hours_ids"]), 4)
         # The failure window is a setting: 1 h makes d2's incident (5 h later) no failure.
         self.env["ir.config_parameter"].sudo().set_param("erplibre_devops.dora_failure_hours", "1")
         self.assertEqual(shop.dora_metrics("2026-10-01", "2026-10-10")["change_failure_rate"], 25.0)

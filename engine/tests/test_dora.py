@@ -42,14 +42,14 @@ def test_metrics_on_a_fixed_history():
     assert found["deployment_frequency"] == pytest.approx(4 / 10)  # 1, 2, 4, 5 over 10 days
     assert found["deployment_frequency_ids"] == [1, 2, 4, 5]
     assert found["lead_time_hours"] == 48.0  # median of 24, 54, 48
-    assert found["lead_time_ids"] == [10, 11, 12]
+    assert found["lead_time_hours_ids"] == [10, 11, 12]
     assert found["change_failure_rate"] == pytest.approx(100 * 2 / 5)
     assert found["change_failure_rate_ids"] == [2, 3]
     assert found["time_to_restore_hours"] == 2.0  # incident 2 ends on the 11th: outside
-    assert found["time_to_restore_ids"] == [1]
+    assert found["time_to_restore_hours_ids"] == [1]
     wider = dora.metrics(**HISTORY, date_from=at(1), date_to=at(30))
     assert wider["time_to_restore_hours"] == 7.0  # median of 2 and 12
-    assert wider["lead_time_ids"] == [10, 11, 12, 15]
+    assert wider["lead_time_hours_ids"] == [10, 11, 12, 15]
 
 
 def test_no_data_is_none_not_zero():
