@@ -221,9 +221,34 @@ def scaffold_argv(repo_folder, branch, target, files, message, author):
 
 # --- The stage ---------------------------------------------------------------------------
 
+# Why a change is where it is: templates (the models translate them), filled by ``stage``.
+REASONS = {
+    "plan": "No commit on its branch yet.",
+    "code": "Commits on its branch; build it.",
+    "build_failed": "The build of its head failed.",
+    "new_commits": "New commits since the tests passed (%(passed)s): build and test again.",
+    "build": "Built at its head; run the tests.",
+    "test_failed": "Tests failed at its head (%(run)s).",
+    "regression": "Regression: tests failed at its head (%(run)s) after passing (%(passed)s).",
+    "test": "Tests passed at its head (%(run)s).",
+    "release": "In release %(release)s.",
+    "release_failed": "In release %(release)s; deployment %(deployment)s failed.",
+    "deploy": "Deployed on staging (%(deployment)s).",
+    "operate": "Running on %(instance)s; Monitor after %(hours)s h without incident.",
+    "operate_after_incident": "Incident %(incident)s ended %(ended)s; running on %(instance)s; "
+    "Monitor after %(hours)s h without incident.",
+    "incident_open": "Incident %(incident)s open on %(instance)s.",
+    "monitor": "In production on %(instance)s without incident since %(since)s.",
+}
+
+
+def reason(key, params):
+    """The English text of a reason."""
+    return REASONS[key] % params
+
 
 def stage(facts, now, window):
-    """(stage code, reason, blocked) from ``facts``:
+    """(stage code, reason key, reason params, blocked) from ``facts``:
 
     - ``commits``: the change's branch has commits of its own;
     - ``build``: state of the latest build at its head ("done", "failed" or None);
@@ -241,46 +266,37 @@ def stage(facts, now, window):
     if production:
         since, instance = production
         if incident and incident[1] is None:
-            return "operate", f"Incident {incident[2]} open on {instance}.", True
+            return "operate", "incident_open", {"incident": incident[2], "instance": instance}, True
         quiet = max(since, incident[1]) if incident else since
         if now - quiet >= window:
-            return (
-                "monitor",
-                f"In production on {instance} without incident since {quiet:{WHEN}}.",
-                False,
-            )
-        reason = f"Incident {incident[2]} ended {incident[1]:{WHEN}}; " if incident else ""
-        reason += f"running on {instance}; Monitor after {window.total_seconds() / 3600:g} h"
-        return "operate", f"{reason} without incident.", False
+            return "monitor", "monitor", {"instance": instance, "since": f"{quiet:{WHEN}}"}, False
+        params = {"instance": instance, "hours": f"{window.total_seconds() / 3600:g}"}
+        if incident:
+            params.update(incident=incident[2], ended=f"{incident[1]:{WHEN}}")
+            return "operate", "operate_after_incident", params, False
+        return "operate", "operate", params, False
     if facts.get("staging"):
-        return "deploy", f"Deployed on staging ({facts['staging']}).", False
+        return "deploy", "deploy", {"deployment": facts["staging"]}, False
     if facts.get("release"):
         failed = facts.get("deploy_failed")
         if failed:
-            return "release", f"In release {facts['release']}; deployment {failed} failed.", True
-        return "release", f"In release {facts['release']}.", False
+            params = {"release": facts["release"], "deployment": failed}
+            return "release", "release_failed", params, True
+        return "release", "release", {"release": facts["release"]}, False
     if not facts.get("commits"):
-        return "plan", "No commit on its branch yet.", False
+        return "plan", "plan", {}, False
     test, before = facts.get("test"), facts.get("passed_before")
     if test and test[0] == "passed":
-        return "test", f"Tests passed at its head ({test[1]}).", False
+        return "test", "test", {"run": test[1]}, False
     reached = "build" if facts.get("build") == "done" or test else "code"
     if test and before:
-        return (
-            reached,
-            f"Regression: tests failed at its head ({test[1]}) after passing ({before}).",
-            True,
-        )
+        return reached, "regression", {"run": test[1], "passed": before}, True
     if test:
-        return reached, f"Tests failed at its head ({test[1]}).", True
+        return reached, "test_failed", {"run": test[1]}, True
     if facts.get("build") == "failed":
-        return "code", "The build of its head failed.", True
+        return "code", "build_failed", {}, True
     if reached == "build":
-        return "build", "Built at its head; run the tests.", False
+        return "build", "build", {}, False
     if before:
-        return (
-            "code",
-            f"New commits since the tests passed ({before}): build and test again.",
-            False,
-        )
-    return "code", "Commits on its branch; build it.", False
+        return "code", "new_commits", {"passed": before}, False
+    return "code", "code", {}, False

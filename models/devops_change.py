@@ -15,6 +15,7 @@ import re
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.tools.translate import LazyTranslate
 
 from ..engine import plan, scaffold
 from ..engine.executor import ExecError
@@ -35,7 +36,29 @@ USER_FIELDS = {
     "active",
     "color",
 }
+_lt = LazyTranslate(__name__)
 MONITOR_PARAM = "erplibre_devops.plan_monitor_hours"
+# engine.plan.REASONS, translated (a test checks they are the same templates).
+REASONS = {
+    "plan": _lt("No commit on its branch yet."),
+    "code": _lt("Commits on its branch; build it."),
+    "build_failed": _lt("The build of its head failed."),
+    "new_commits": _lt("New commits since the tests passed (%(passed)s): build and test again."),
+    "build": _lt("Built at its head; run the tests."),
+    "test_failed": _lt("Tests failed at its head (%(run)s)."),
+    "regression": _lt("Regression: tests failed at its head (%(run)s) after passing (%(passed)s)."),
+    "test": _lt("Tests passed at its head (%(run)s)."),
+    "release": _lt("In release %(release)s."),
+    "release_failed": _lt("In release %(release)s; deployment %(deployment)s failed."),
+    "deploy": _lt("Deployed on staging (%(deployment)s)."),
+    "operate": _lt("Running on %(instance)s; Monitor after %(hours)s h without incident."),
+    "operate_after_incident": _lt(
+        "Incident %(incident)s ended %(ended)s; running on %(instance)s; "
+        "Monitor after %(hours)s h without incident."
+    ),
+    "incident_open": _lt("Incident %(incident)s open on %(instance)s."),
+    "monitor": _lt("In production on %(instance)s without incident since %(since)s."),
+}
 CRON_BATCH = 200
 
 
@@ -96,7 +119,7 @@ class DevopsChange(models.Model):
         group_expand="_read_group_stage_ids",
     )
     stage_code = fields.Char(related="stage_id.code")
-    stage_reason = fields.Char(string="Why", compute="_compute_stage", store=True)
+    stage_reason = fields.Char(string="Why", compute="_compute_stage_reason")
     blocked = fields.Boolean(compute="_compute_stage", store=True)
     commit_count = fields.Integer(string="Commits", readonly=True, copy=False)
     modules = fields.Char(string="Modules touched", readonly=True, copy=False)
@@ -150,17 +173,28 @@ class DevopsChange(models.Model):
     def _read_group_stage_ids(self, stages, _domain):
         return stages.search([("active", "=", True)])
 
+    def _stage(self):
+        """(code, reason key, params, blocked) from the stored facts."""
+        facts = self._stage_facts()
+        now = _dt(facts.pop("now", None)) or fields.Datetime.now()
+        window = datetime.timedelta(hours=self._monitor_hours())
+        return plan.stage(facts, now, window)
+
     @api.depends("facts")
     def _compute_stage(self):
         stages = {s.code: s for s in self.env["devops.stage"].sudo().search([])}
-        window = datetime.timedelta(hours=self._monitor_hours())
         for change in self:
-            facts = change._stage_facts()
-            now = _dt(facts.pop("now", None)) or fields.Datetime.now()
-            code, reason, blocked = plan.stage(facts, now, window)
+            code, _key, _params, blocked = change._stage()
             change.stage_id = stages.get(code)
-            change.stage_reason = reason
             change.blocked = blocked
+
+    @api.depends("facts")
+    def _compute_stage_reason(self):
+        """Why, in the reader's language."""
+        lang = self.env.lang or "en_US"
+        for change in self:
+            _code, key, params, _blocked = change._stage()
+            change.stage_reason = REASONS[key]._translate(lang) % params
 
     def _stage_facts(self):
         """``facts`` as ``engine.plan.stage`` reads them."""

@@ -43,6 +43,11 @@ class TestFrench(DevopsCase):
             env["devops.machine"].create({"name": "M", "kind": "ssh", "host": "h", "port": 0})
         self.assertIn("hors limites", str(caught.exception))
 
+    def test_plan_in_french(self):
+        change = self.fr["devops.change"].create({"name": "Livres"})
+        self.assertEqual(change.stage_id.code, "plan")
+        self.assertEqual(change.stage_reason, "Aucun commit sur sa branche pour l'instant.")
+
     def test_every_term_has_a_french_translation(self):
         """A new UI string without its French translation fails here (scripts/dev.sh i18n)."""
         reader = TranslationModuleReader(self.env.cr, modules=["erplibre_devops"], lang="fr_FR")

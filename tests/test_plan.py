@@ -13,6 +13,8 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..engine import plan as plan_engine
+from ..models.devops_change import REASONS
 from .common import DevopsCase
 from .test_build import (
     CodeCase,
@@ -355,6 +357,12 @@ class TestDoraHistory(DevopsCase):
 
 @tagged("post_install", "-at_install")
 class TestPlanRules(DevopsCase):
+    def test_reasons_are_the_engines(self):
+        """The translated reasons are the engine's templates, every one."""
+        self.assertEqual(
+            {key: text._source for key, text in REASONS.items()}, plan_engine.REASONS
+        )
+
     def test_people_write_the_plan_the_app_the_facts(self):
         workspace = self.make_workspace("Rules", path=self.make_tempdir())
         other_ws = self.make_workspace("Other", path=self.make_tempdir())

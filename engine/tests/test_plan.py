@@ -189,23 +189,46 @@ DAY = datetime.timedelta(hours=24)
     ],
 )
 def test_stage_from_facts(facts, expected):
-    code, reason, blocked = plan.stage(facts, NOW, DAY)
+    code, key, params, blocked = plan.stage(facts, NOW, DAY)
     assert (code, blocked) == expected
-    assert reason and code in plan.STAGES
+    assert code in plan.STAGES and plan.reason(key, params)
 
 
 def test_stage_reasons_name_what_happened():
-    _code, reason, _blocked = plan.stage(
+    _code, key, params, _blocked = plan.stage(
         {"commits": True, "build": "done", "test": ("failed", "T2"), "passed_before": "T1"},
         NOW,
         DAY,
     )
-    assert reason == "Regression: tests failed at its head (T2) after passing (T1)."
-    _code, reason, _blocked = plan.stage(
+    assert (
+        plan.reason(key, params) == "Regression: tests failed at its head (T2) after passing (T1)."
+    )
+    _code, key, params, _blocked = plan.stage(
         {"production": (NOW - 3 * DAY, "prod"), "incident": (NOW - DAY, NOW - DAY / 2, "I1")},
         NOW,
         DAY,
     )
-    assert reason == (
+    assert plan.reason(key, params) == (
         "Incident I1 ended 2026-11-30 00:00; running on prod; Monitor after 24 h without incident."
     )
+
+
+def test_every_reason_is_reachable_and_filled():
+    """Every template is used by some facts, and its parameters are all given."""
+    cases = [
+        {}, {"commits": True}, {"commits": True, "build": "failed"},
+        {"commits": True, "passed_before": "T1"}, {"commits": True, "build": "done"},
+        {"commits": True, "test": ("failed", "T2")},
+        {"commits": True, "test": ("failed", "T2"), "passed_before": "T1"},
+        {"commits": True, "test": ("passed", "T1")}, {"release": "1.0"},
+        {"release": "1.0", "deploy_failed": "D"}, {"staging": "D"},
+        {"production": (NOW, "p")}, {"production": (NOW - 2 * DAY, "p")},
+        {"production": (NOW - 2 * DAY, "p"), "incident": (NOW - DAY, None, "I")},
+        {"production": (NOW - 2 * DAY, "p"), "incident": (NOW - DAY, NOW, "I")},
+    ]  # fmt: skip
+    keys = set()
+    for facts in cases:
+        _code, key, params, _blocked = plan.stage(facts, NOW, DAY)
+        assert "%(" not in plan.reason(key, params)
+        keys.add(key)
+    assert keys == set(plan.REASONS)
