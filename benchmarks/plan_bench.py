@@ -82,7 +82,8 @@ try:
         path = os.path.join(addons, f"bench_{index % 50}", "models.py")
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(f"x{index} = {index}\n")
-        git(addons, "commit", "--quiet", "-am", f"commit {index}")
+        git(addons, "add", "--all")
+        git(addons, "commit", "--quiet", "-m", f"commit {index}")
     change = env["devops.change"].create(
         {"name": "Bench", "workspace_ids": [workspace.id], "branch": "feature/bench"}
     )

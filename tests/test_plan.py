@@ -359,9 +359,7 @@ class TestDoraHistory(DevopsCase):
 class TestPlanRules(DevopsCase):
     def test_reasons_are_the_engines(self):
         """The translated reasons are the engine's templates, every one."""
-        self.assertEqual(
-            {key: text._source for key, text in REASONS.items()}, plan_engine.REASONS
-        )
+        self.assertEqual({key: text._source for key, text in REASONS.items()}, plan_engine.REASONS)
 
     def test_people_write_the_plan_the_app_the_facts(self):
         workspace = self.make_workspace("Rules", path=self.make_tempdir())
