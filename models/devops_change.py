@@ -739,10 +739,7 @@ class DevopsChange(models.Model):
             "view_mode": "form",
             "views": [(False, "form")],
             "target": "current",
-            "context": {
-                "default_workspace_id": self.workspace_ids[:1].id,
-                "default_changelog": f"- {self.name}",
-            },
+            "context": {"default_workspace_id": self.workspace_ids[:1].id},
         }
 
     def _open(self, model, records, name):
