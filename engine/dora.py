@@ -13,6 +13,7 @@ Each figure comes with the ids it was computed from (the screens open those reco
 figure without data is None, never 0.
 """
 
+import bisect
 import dataclasses
 import datetime
 import statistics
@@ -61,12 +62,8 @@ def metrics(deployments, changes, incidents, date_from, date_to,
         (c for c in changes if c.first_commit and _within(c.deployed, date_from, date_to)),
         key=lambda c: c.id,
     )
-    failed = [
-        d
-        for d in in_period
-        if not d.ok
-        or any(d.date <= i.start < d.date + failure_window and _same_place(d, i) for i in incidents)
-    ]
+    starts = _starts_by_place(incidents)
+    failed = [d for d in in_period if not d.ok or _followed(d, starts, failure_window)]
     restored = sorted(
         (i for i in incidents if _within(i.end, date_from, date_to)), key=lambda i: i.id
     )
@@ -82,8 +79,26 @@ def metrics(deployments, changes, incidents, date_from, date_to,
     }
 
 
-def _same_place(deployment, incident):
-    return None in (deployment.place, incident.place) or deployment.place == incident.place
+def _followed(deployment, by_place, window):
+    """Did an incident of its place start within ``window`` after ``deployment``?"""
+    places = list(by_place) if deployment.place is None else [deployment.place, None]
+    end = deployment.date + window
+    for place in places:
+        starts = by_place.get(place, [])
+        index = bisect.bisect_left(starts, deployment.date)
+        if index < len(starts) and starts[index] < end:
+            return True
+    return False
+
+
+def _starts_by_place(incidents):
+    """{place: sorted incident starts} (incidents without a place count everywhere)."""
+    found = {}
+    for incident in incidents:
+        found.setdefault(incident.place, []).append(incident.start)
+    for starts in found.values():
+        starts.sort()
+    return found
 
 
 def _median_hours(deltas):

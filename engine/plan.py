@@ -27,6 +27,40 @@ WHEN = "%Y-%m-%d %H:%M"
 STAGES = ["plan", "code", "build", "test", "release", "deploy", "operate", "monitor"]
 
 
+PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+RESERVED_PREFIXES = ("origin/", "refs/", "remotes/", "heads/", "tags/")
+
+
+def check_branch(name):
+    """A change's branch: what ``git check-ref-format --branch`` accepts, minus names that
+    shadow other refs (``origin/main``, ``refs/...``) or a repository's usual bases."""
+    check_ref_name(name)
+    parts = name.split("/")
+    if (
+        name in ("HEAD", "main", "master", "@")
+        or name.startswith(RESERVED_PREFIXES)
+        or len(name) > 200
+        or any(not part or part.startswith(".") or part.endswith(".lock") for part in parts)
+    ):
+        raise GitInputError(
+            f"{name} cannot be a change's branch: give it one of its own, "
+            "such as feature/my-change."
+        )
+    return name
+
+
+def check_target(path):
+    """A module's place in its repository: parts of letters, digits, '_', '.', '-', none
+    starting with '.' (never .git) or '-'."""
+    parts = path.split("/") if isinstance(path, str) else [None]
+    if not all(isinstance(p, str) and PART.fullmatch(p) for p in parts):
+        raise GitInputError(
+            f"{path!r} is not a folder for a module: letters, digits, '_', '.' and '-', "
+            "no part starting with '.' or '-'."
+        )
+    return path
+
+
 def _check_folder(folder):
     if not isinstance(folder, str) or folder.startswith(("/", "-")) or ".." in folder.split("/"):
         raise GitInputError(f"Not a folder of the workspace: {folder!r}")
@@ -191,15 +225,26 @@ if [ "$current" != "$branch" ]; then
     echo "$repo is on $current, not on the change's branch $branch: Start the change first." >&2
     exit 3
 fi
-if [ -e "$repo/$target" ]; then echo "$repo/$target exists already." >&2; exit 3; fi
+if [ -e "$repo/$target" ] || [ -L "$repo/$target" ]; then
+    echo "$repo/$target exists already." >&2; exit 3
+fi
+# Never through a symbolic link (it could lead out of the repository), never in .git.
+p=$repo
+for c in $(printf '%s' "$target" | tr '/' ' '); do
+    p="$p/$c"
+    if [ -L "$p" ]; then echo "$p is a symbolic link: choose another folder." >&2; exit 3; fi
+done
+top=$(cd "$repo" && pwd -P) || exit $?
+trap 'git -C "$top" reset --quiet -- "$target" 2>/dev/null; rm -rf -- "$top/$target"' EXIT
 while [ $# -ge 2 ]; do
     p=$1 text=$2; shift 2
     mkdir -p "$(dirname -- "$repo/$target/$p")" || exit $?
     printf '%s' "$text" > "$repo/$target/$p" || exit $?
 done
 git -C "$repo" add -- "$target" &&
-    git -C "$repo" commit --quiet --author="$author" -m "$message" -- "$target" &&
-    git -C "$repo" log -1 --format='%H %s'
+    git -C "$repo" commit --quiet --author="$author" -m "$message" -- "$target" || exit $?
+trap - EXIT
+git -C "$repo" log -1 --format='%H %s'
 """
 
 
@@ -207,15 +252,15 @@ def scaffold_argv(repo_folder, branch, target, files, message, author):
     """Write ``files`` {path: text} under ``target`` (relative to the repository
     ``repo_folder``) and commit them there, refused unless the repository is on ``branch``
     and ``target`` does not exist."""
-    target = _check_folder(target)
-    if target == ".":
+    if target in ("", "."):
         raise GitInputError("The module needs a folder of its own.")
+    target = check_target(_check_folder(target))
     if not (message or "").strip():
         raise GitInputError("The commit message is empty.")
     argv = ["/bin/sh", "-c", _SCAFFOLD, "devops-plan-scaffold", _check_folder(repo_folder),
             check_ref_name(branch), target, message, check_author(author)]  # fmt: skip
     for path, text in sorted(files.items()):
-        argv += [_check_folder(path), text]
+        argv += [check_target(_check_folder(path)), text]
     return argv
 
 

@@ -19,7 +19,7 @@ from odoo.tools.translate import LazyTranslate
 
 from ..engine import plan, scaffold
 from ..engine.executor import ExecError
-from ..engine.git import GIT_ENV, GitInputError, check_ref_name
+from ..engine.git import GIT_ENV, GitInputError
 from .utils import arg_text, stay
 
 _logger = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ class DevopsChange(models.Model):
     date_deadline = fields.Date(string="Deadline")
     workspace_ids = fields.Many2many("devops.workspace", string="Workspaces")
     branch = fields.Char(
+        copy=False,
         help="The git branch the change is coded on, in every repository of its workspaces.",
     )
     active = fields.Boolean(default=True)
@@ -151,6 +152,13 @@ class DevopsChange(models.Model):
     instance_ids = fields.Many2many(
         "devops.instance", string="Running in production", readonly=True, copy=False
     )
+
+    @api.constrains("user_id")
+    def _check_responsible(self):
+        for change in self.filtered("user_id"):
+            user = change.user_id.sudo()
+            if user.share or not user._has_group("erplibre_devops.group_devops_user"):
+                raise ValidationError(self.env._("A change's responsible is a DevOps user."))
 
     @api.constrains("branch")
     def _check_branch_unique(self):
@@ -229,6 +237,8 @@ class DevopsChange(models.Model):
             vals_list = [{k: v for k, v in vals.items() if k in USER_FIELDS} for vals in vals_list]
         for vals in vals_list:
             self._check_branch(vals.get("branch"))
+            if "workspace_ids" in vals:
+                self._check_workspace_commands(vals["workspace_ids"])
         changes = super().create(vals_list)
         changes.workspace_ids.check_access("read")
         return changes
@@ -243,6 +253,8 @@ class DevopsChange(models.Model):
                         fields=", ".join(sorted(forged)),
                     )
                 )
+        if "workspace_ids" in vals:
+            self._check_workspace_commands(vals["workspace_ids"])
         if "branch" in vals:
             self._check_branch(vals["branch"])
             if any(c.started and c.branch != vals["branch"] for c in self):
@@ -259,17 +271,33 @@ class DevopsChange(models.Model):
         if branch in (None, False, ""):
             return
         try:
-            check_ref_name(branch)
+            plan.check_branch(branch)
         except GitInputError as error:
-            raise UserError(str(error)) from error
-        if len(branch) > 200 or branch in ("HEAD", "main", "master") or branch.endswith("/HEAD"):
+            if "cannot be a change's branch" not in str(error):
+                raise UserError(str(error)) from error
             raise UserError(
                 self.env._(
                     "%(branch)s cannot be a change's branch: give it one of its own, such as "
                     "feature/my-change.",
                     branch=branch,
                 )
-            )
+            ) from error
+
+    @api.model
+    def _check_workspace_commands(self, commands):
+        """The workspaces named by ``commands`` exist (a message, not an SQL error)."""
+        ids = []
+        for command in commands if isinstance(commands, list | tuple) else [commands]:
+            if isinstance(command, list | tuple) and command and command[0] == 6:
+                ids += list(command[2] or []) if len(command) > 2 else []
+            elif isinstance(command, list | tuple) and command and command[0] in (3, 4):
+                ids.append(command[1] if len(command) > 1 else None)
+            elif isinstance(command, int) and not isinstance(command, bool):
+                ids.append(command)
+        if any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+            raise UserError(self.env._("Workspaces are given by their ids."))
+        if len(self.env["devops.workspace"].browse(ids).exists()) != len(set(ids)):
+            raise UserError(self.env._("No such workspace."))
 
     @api.onchange("name", "kind")
     def _onchange_suggest_branch(self):
@@ -674,12 +702,20 @@ class DevopsChange(models.Model):
 
     def _split_addons_dir(self, workspace, addons_dir, name):
         """(repository folder, module folder inside it) for ``addons_dir``/``name``."""
-        clean = addons_dir.strip().strip("/")
-        if clean.startswith(workspace.path.rstrip("/") + "/"):
-            clean = clean[len(workspace.path.rstrip("/")) + 1 :]
-        parts = [p for p in clean.split("/") if p not in ("", ".")]
-        if any(p == ".." or p.startswith("-") for p in parts):
-            raise UserError(self.env._("The addons folder is a folder inside the workspace."))
+        clean = addons_dir.strip()
+        root = workspace.path.rstrip("/")
+        if clean == root or clean.startswith(root + "/"):
+            clean = clean[len(root) :]
+        parts = [p for p in clean.strip("/").split("/") if p not in ("", ".")]
+        try:
+            for part in parts:
+                plan.check_target(part)
+        except GitInputError as error:
+            raise UserError(
+                self.env._(
+                    "The addons folder is a folder inside the workspace: %(error)s", error=error
+                )
+            ) from error
         clean = "/".join(parts)
         repos = workspace.sudo()._repos_in_order()
         best = None

@@ -11,7 +11,7 @@ import uuid
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import tagged
+from odoo.tests import new_test_user, tagged
 
 from ..engine import plan as plan_engine
 from ..models.devops_change import REASONS
@@ -350,6 +350,16 @@ class TestDoraHistory(DevopsCase):
                      (["2026-10-01"], "2026-10-02"), ("2010-01-01", "2026-10-01")):  # fmt: skip
             with self.subTest(args=args), self.assertRaises(UserError):
                 shop.dora_metrics(*args)
+        for dates in (("9999-01-01", "9999-12-31"), ("0001-01-01", "0001-01-05")):
+            with self.subTest(dates=dates), self.assertRaises(UserError):
+                shop.dora_metrics(*dates)
+        with self.assertRaises(UserError):
+            self.env["devops.workspace"].browse(["a"]).dora_metrics("2026-10-01", "2026-10-10")
+        far = self.env["devops.dora.dashboard"].create(
+            {"date_from": "9999-01-01", "date_to": "9999-12-31"}
+        )
+        self.assertIn("between 1900", far.history_html)
+        self.assertFalse(far.deployment_frequency)
         # A user without the DevOps group reads nothing.
         with self.assertRaises(AccessError):
             shop.with_user(self.plain_user).dora_metrics("2026-10-01", "2026-10-10")
@@ -384,16 +394,30 @@ class TestPlanRules(DevopsCase):
                        {"release_ids": [(6, 0, [])]}, {"lead_time_hours": 1.0}):  # fmt: skip
             with self.subTest(forged=forged), self.assertRaises(AccessError):
                 change.write(forged)
-        for branch in ("-x", "a b", "main", "HEAD", "x..y", "feature/x.lock", "a" * 201):
+        hostile = ["-x", "a b", "main", "HEAD", "x..y", "feature/x.lock", "a" * 201, "@",
+                   "origin/main", "refs/heads/x", ".hidden", "a//b", "/abs", 5, []]  # fmt: skip
+        for branch in hostile:
             with self.subTest(branch=branch), self.assertRaises(UserError):
                 change.write({"branch": branch})
         with self.assertRaises(UserError):  # the branch is the change's alone
             Change.create({"name": "Twin", "branch": "feature/forged"})
 
+        # Workspaces that do not exist, a responsible who is not a DevOps user: messages.
+        for command in ([(6, 0, [999999])], [(4, 999999)], [(6, 0, ["a"])]):
+            with self.subTest(command=command), self.assertRaises(UserError):
+                change.write({"workspace_ids": command})
+        portal = new_test_user(self.env, login="plan_portal", groups="base.group_portal")
+        with self.assertRaises(UserError):
+            change.write({"user_id": portal.id})
+        # A copy is a new change, without the branch (one change per branch).
+        twin = change.copy()
+        self.assertEqual((twin.branch, twin.stage_id.code), (False, "plan"))
+
         # Scaffolding: hostile names, folders, types; a workspace not the change's.
         hostile = [
             ("../x", "lib"), ("x;rm", "lib"), ("Bad", "lib"), (123, "lib"), (["a"], "lib"),
             ("good_name", "../../etc"), ("good_name", "-rf"), ("good_name", ["lib"]),
+            ("good_name", "lib/.git"), ("good_name", "lib/*"), ("good_name", ":(top)"),
         ]  # fmt: skip
         for name, addons_dir in hostile:
             with self.subTest(name=name, addons_dir=addons_dir), self.assertRaises(UserError):

@@ -5,6 +5,7 @@ import datetime
 import html
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 from ..models.devops_workspace_dora import METRICS
 
@@ -52,7 +53,15 @@ class DevopsDoraDashboard(models.TransientModel):
                     board[f"{name}_count"] = 0
                 board.history_html = False
                 continue
-            figures = board._metrics()
+            try:
+                figures = board._metrics()
+            except UserError as error:  # a period out of range: said, not raised on each key
+                for name in METRICS:
+                    board[name] = False
+                    board[f"{name}_level"] = False
+                    board[f"{name}_count"] = 0
+                board.history_html = f"<p class='text-danger'>{html.escape(str(error))}</p>"
+                continue
             for name in METRICS:
                 board[name] = board._shown(name, figures[name])
                 board[f"{name}_level"] = figures[f"{name}_level"]
@@ -77,7 +86,10 @@ class DevopsDoraDashboard(models.TransientModel):
             [("active", "=", True)]
         )
         workspaces.check_access("read")
-        facts = workspaces._dora_facts()
+        facts = workspaces._dora_facts(
+            datetime.datetime.combine(end - datetime.timedelta(days=7 * WEEKS), datetime.time()),
+            datetime.datetime.combine(end, datetime.time()),
+        )
         rows = []
         for week in range(WEEKS, 0, -1):
             stop = end - datetime.timedelta(days=7 * (week - 1))

@@ -232,3 +232,44 @@ def test_every_reason_is_reachable_and_filled():
         assert "%(" not in plan.reason(key, params)
         keys.add(key)
     assert keys == set(plan.REASONS)
+
+
+def test_scaffold_never_through_a_link_nor_into_git_and_cleans_up(ws, tmp_path):
+    git(ws / "addons", "switch", "--quiet", "--create", "feature/x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws / "addons" / "link").symlink_to(outside)
+    files = scaffold.module_files("plan_x", "X")
+    for target in ("link/plan_x", "link"):
+        argv = plan.scaffold_argv("addons", "feature/x", target, files, "m", "A <a@b.c>")
+        result = run(argv, ws)
+        assert result.returncode == 3, result.stderr
+    assert list(outside.iterdir()) == []
+    for target in (".git/plan_x", "x/.git", "a/*", ":(top)", "a b", "-x"):
+        with pytest.raises(GitInputError):
+            plan.scaffold_argv("addons", "feature/x", target, files, "m", "A <a@b.c>")
+    # A commit refused (a hook): the files written are removed, the repository is clean.
+    hook = ws / "addons" / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    result = run(
+        plan.scaffold_argv("addons", "feature/x", "mods/plan_x", files, "m", "A <a@b.c>"), ws
+    )
+    assert result.returncode != 0
+    assert not (ws / "addons" / "mods" / "plan_x").exists()
+    assert git(ws / "addons", "status", "--porcelain") == "?? link"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["origin/main", "refs/heads/x", "remotes/a", ".hidden", "a/.b", "a//b", "/abs", "@", "main",
+     "HEAD", "x.lock", "a/b.lock/c", "-x", "a b"],
+)  # fmt: skip
+def test_branch_names_refused(name):
+    with pytest.raises(GitInputError):
+        plan.check_branch(name)
+
+
+def test_branch_names_accepted():
+    for name in ("feature/books", "fix/issue-12", "a;b", "user/x_y.z"):
+        assert plan.check_branch(name) == name
