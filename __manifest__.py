@@ -46,6 +46,7 @@
         "views/devops_alert_delivery_views.xml",
         "views/devops_instance_alert_views.xml",
         "views/devops_change_views.xml",
+        "wizard/devops_change_scaffold_wizard_views.xml",
         "wizard/devops_dora_dashboard_views.xml",
         "views/res_users_views.xml",
         "wizard/devops_exec_wizard_views.xml",

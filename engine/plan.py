@@ -268,7 +268,8 @@ def scaffold_argv(repo_folder, branch, target, files, message, author):
 
 # Why a change is where it is: templates (the models translate them), filled by ``stage``.
 REASONS = {
-    "plan": "No commit on its branch yet.",
+    "not_started": "Not started: choose its workspaces, then Start it to make its branch.",
+    "plan": "Started: no commit on its branch yet; scaffold a module or commit on it.",
     "code": "Commits on its branch; build it.",
     "build_failed": "The build of its head failed.",
     "new_commits": "New commits since the tests passed (%(passed)s): build and test again.",
@@ -295,6 +296,7 @@ def reason(key, params):
 def stage(facts, now, window):
     """(stage code, reason key, reason params, blocked) from ``facts``:
 
+    - ``started``: its branch was made (by Start);
     - ``commits``: the change's branch has commits of its own;
     - ``build``: state of the latest build at its head ("done", "failed" or None);
     - ``test``: (state, name) of the latest finished test run at its head, or None;
@@ -329,7 +331,7 @@ def stage(facts, now, window):
             return "release", "release_failed", params, True
         return "release", "release", {"release": facts["release"]}, False
     if not facts.get("commits"):
-        return "plan", "plan", {}, False
+        return "plan", "plan" if facts.get("started") else "not_started", {}, False
     test, before = facts.get("test"), facts.get("passed_before")
     if test and test[0] == "passed":
         return "test", "test", {"run": test[1]}, False

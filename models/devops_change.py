@@ -40,7 +40,8 @@ _lt = LazyTranslate(__name__)
 MONITOR_PARAM = "erplibre_devops.plan_monitor_hours"
 # engine.plan.REASONS, translated (a test checks they are the same templates).
 REASONS = {
-    "plan": _lt("No commit on its branch yet."),
+    "not_started": _lt("Not started: choose its workspaces, then Start it to make its branch."),
+    "plan": _lt("Started: no commit on its branch yet; scaffold a module or commit on it."),
     "code": _lt("Commits on its branch; build it."),
     "build_failed": _lt("The build of its head failed."),
     "new_commits": _lt("New commits since the tests passed (%(passed)s): build and test again."),
@@ -130,8 +131,8 @@ class DevopsChange(models.Model):
         help="The end of the first production deployment that brought it.",
     )  # fmt: skip
     lead_time_hours = fields.Float(
-        string="Lead time (h)", readonly=True, copy=False, aggregator="avg",
-        help="First commit → first production deployment.",
+        string="Lead time", readonly=True, copy=False, aggregator="avg",
+        help="First commit → first production deployment, in hours (shown as hours:minutes).",
     )  # fmt: skip
     build_state = fields.Selection(
         [("none", "None"), ("done", "Succeeded"), ("failed", "Failed")],
@@ -152,6 +153,8 @@ class DevopsChange(models.Model):
     instance_ids = fields.Many2many(
         "devops.instance", string="Running in production", readonly=True, copy=False
     )
+    release_count = fields.Integer(string="Releases", compute="_compute_counts")
+    deployment_count = fields.Integer(string="Deployments", compute="_compute_counts")
 
     @api.constrains("user_id")
     def _check_responsible(self):
@@ -175,6 +178,12 @@ class DevopsChange(models.Model):
                     )
                 )
 
+    @api.depends("release_ids", "deployment_ids")
+    def _compute_counts(self):
+        for change in self:
+            change.release_count = len(change.release_ids)
+            change.deployment_count = len(change.deployment_ids)
+
     # --- The stage -----------------------------------------------------------------------
 
     @api.model
@@ -196,7 +205,7 @@ class DevopsChange(models.Model):
             change.stage_id = stages.get(code)
             change.blocked = blocked
 
-    @api.depends("facts")
+    @api.depends("facts", "started")
     def _compute_stage_reason(self):
         """Why, in the reader's language."""
         lang = self.env.lang or "en_US"
@@ -210,7 +219,8 @@ class DevopsChange(models.Model):
             facts = json.loads(self.facts or "{}")
         except ValueError:
             facts = {}
-        facts = facts.get("stage", {}) if isinstance(facts, dict) else {}
+        facts = dict(facts.get("stage", {})) if isinstance(facts, dict) else {}
+        facts["started"] = self.started
         if facts.get("production"):
             facts["production"] = (_dt(facts["production"][0]), facts["production"][1])
         if facts.get("incident"):
@@ -262,8 +272,15 @@ class DevopsChange(models.Model):
                     self.env._("The branch of a started change stays: make a new change.")
                 )
         result = super().write(vals)
-        if "workspace_ids" in vals and not self.env.su:
-            self.workspace_ids.check_access("read")
+        if "workspace_ids" in vals:
+            if any(c.started and not c.workspace_ids for c in self):
+                raise UserError(
+                    self.env._(
+                        "A started change keeps at least one workspace: its branch is there."
+                    )
+                )
+            if not self.env.su:
+                self.workspace_ids.check_access("read")
         return result
 
     @api.model
@@ -302,8 +319,19 @@ class DevopsChange(models.Model):
     @api.onchange("name", "kind")
     def _onchange_suggest_branch(self):
         if self.name and not self.started and not self._origin.branch:
-            slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:50] or "change"
-            self.branch = f"{self.kind or 'feature'}/{slug}"
+            self.branch = self._suggest_branch(self.name, self.kind)
+
+    @staticmethod
+    def _suggest_branch(name, kind):
+        """``fix/login-page`` for a fix titled "Fix the login page" (the kind once)."""
+        kind = kind or "feature"
+        words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+        if words and words[0] in (kind, "add", "fix", "chore", "feature"):
+            words = words[1:]
+        if words and words[0] in ("the", "a", "an"):
+            words = words[1:]
+        slug = "-".join(words)[:50].strip("-") or "change"
+        return f"{kind}/{slug}"
 
     # --- Reading the facts ---------------------------------------------------------------
 
@@ -621,12 +649,9 @@ class DevopsChange(models.Model):
         repository's base branch (switched to where it exists already)."""
         self._check_doer()
         bases = self._bases()
+        running = self._check_start_places()
         for workspace in self.workspace_ids:
             repos = workspace.sudo()._repos_in_order()
-            if not repos:
-                raise UserError(
-                    self.env._("%(ws)s has no repository: add and clone one.", ws=workspace.name)
-                )
             items = [(r.folder or ".", r.branch or "") for r in repos]
             try:
                 argv = plan.start_argv(self.branch, items)
@@ -649,10 +674,54 @@ class DevopsChange(models.Model):
             workspace.sudo().with_context(devops_git_soft=True)._git_status(record=False)
         self.sudo().write({"started": True, "base_commits": json.dumps(bases, sort_keys=True)})
         self._refresh(read_git=True)
-        return stay(
-            self.env._("Branch %(branch)s ready in every repository.", branch=self.branch),
-            "success",
-        )
+        message = self.env._("Branch %(branch)s ready in every repository.", branch=self.branch)
+        if running:
+            message += " " + self.env._(
+                "%(instances)s run from these folders: they run the branch's code from their "
+                "next restart.",
+                instances=", ".join(running.mapped("name")),
+            )
+        return stay(message, "warning" if running else "success")
+
+    def _check_start_places(self):
+        """Start switches the workspaces' repositories to the branch: refused where a
+        production instance runs from them, or where the branch is a repository's base
+        branch; returns the other instances running there (they are warned about)."""
+        running = self.env["devops.instance"]
+        for workspace in self.workspace_ids.sudo():
+            repos = workspace._repos_in_order()
+            if not repos:
+                raise UserError(
+                    self.env._("%(ws)s has no repository: add and clone one.", ws=workspace.name)
+                )
+            base = repos.filtered(lambda r: (r.branch or "") == self.branch)[:1]
+            if base:
+                raise UserError(
+                    self.env._(
+                        "%(branch)s is the base branch of %(repo)s: a change has a branch of "
+                        "its own, such as feature/my-change.",
+                        branch=self.branch,
+                        repo=base.folder or base.url,
+                    )
+                )
+            instances = (
+                self.env["devops.instance"]
+                .sudo()
+                .search([("workspace_id", "=", workspace.id), ("state", "!=", "stopped")])
+            )
+            production = instances.filtered(lambda i: i.environment == "production")
+            if production:
+                raise UserError(
+                    self.env._(
+                        "%(instances)s runs production from %(ws)s: start the change in a "
+                        "development workspace (a clone of the same repositories), not under "
+                        "production.",
+                        instances=", ".join(production.mapped("name")),
+                        ws=workspace.name,
+                    )
+                )
+            running |= instances
+        return running
 
     def action_scaffold_module(self, name, addons_dir, title=None, depends=None,
                                license_="LGPL-3", workspace_id=None):  # fmt: skip

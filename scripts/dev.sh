@@ -10,7 +10,7 @@
 #   scripts/dev.sh rekey    re-encrypt the app database's secrets under a new key
 #   scripts/dev.sh i18n     export i18n/erplibre_devops.pot and merge it into i18n/fr.po
 #   scripts/dev.sh bench    the engine benchmarks (benchmarks/engine_bench.py)
-#   scripts/dev.sh stop     stop the private PostgreSQL cluster
+#   scripts/dev.sh stop     stop this checkout's Odoo servers and its PostgreSQL cluster
 #
 # Where things are:
 #   Odoo source     $ODOO_SRC, else /opt/odoo/18.0, else a shallow clone of odoo 18.0 in the cache
@@ -256,6 +256,21 @@ ensure_pg() {
     psql -q -U postgres -d postgres -c "CREATE ROLE odoo LOGIN CREATEDB" ||
       die "could not create the 'odoo' PostgreSQL role"
   fi
+}
+
+stop_odoo() {
+  # The Odoo servers of this checkout (run, odoo-test) first: PostgreSQL stops under none.
+  local pids
+  pids=$(pgrep -f -- "odoo-bin .*-c $WORK/odoo.conf" || true)
+  [ -n "$pids" ] || return 0
+  # shellcheck disable=SC2086
+  kill $pids 2>/dev/null || true
+  local i
+  for i in $(seq 1 20); do
+    pgrep -f -- "odoo-bin .*-c $WORK/odoo.conf" >/dev/null || break
+    sleep 0.5
+  done
+  say "Odoo stopped"
 }
 
 stop_pg() {
@@ -650,7 +665,10 @@ bench)
   python "$HERE/benchmarks/engine_bench.py"
   ;;
 i18n) cmd_i18n ;;
-stop) stop_pg ;;
+stop)
+  stop_odoo
+  stop_pg
+  ;;
 *)
   sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
   exit 2

@@ -220,7 +220,8 @@ class TestPlanWalk(NewInstanceMixin, CodeCase):
 
         # The dashboard shows the change's lead time and opens it.
         board = self.env["devops.dora.dashboard"].create({"workspace_id": workspace.id})
-        self.assertEqual(board.lead_time_hours, f"{lead:.1f} hours")
+        shown = f"{round(lead * 60)} minutes" if lead < 1 else f"{lead:.1f} hours"
+        self.assertEqual(board.lead_time_hours, shown)
         self.assertEqual(board.lead_time_hours_count, 1)
         self.assertEqual(board.action_open_lead_time()["domain"], [("id", "in", [change.id])])
         self.assertEqual(board.time_to_restore_hours, "1.5 hours")
@@ -330,8 +331,37 @@ class TestDoraHistory(DevopsCase):
         failures = board.action_open_failures()
         self.assertEqual(failures["res_model"], "devops.deployment")
         self.assertEqual(sorted(failures["domain"][0][2]), sorted([d2.id, d3.id]))
-        self.assertEqual(board.history_html.count("<tr>"), 13)  # the header and 12 weeks
-        self.assertIn("2026-10-04", board.history_html)  # the last week: Oct 4 to Oct 10
+        self.assertEqual(board.display_name, "Delivery metrics: shop")
+        self.assertEqual(
+            [board.deployment_frequency_link, board.lead_time_hours_link,
+             board.change_failure_rate_link, board.time_to_restore_hours_link],
+            ["3 production deployments", "3 changes", "2 failed deployments", "2 incidents"],
+        )  # fmt: skip
+        lead_list = board.action_open_lead_time()
+        lead_view = self.env.ref("erplibre_devops.devops_change_view_list_lead_time")
+        self.assertEqual(lead_list["views"][0][0], lead_view.id)
+        # Week by week, newest first, weeks from Monday, cut to the period (Thursday 1 to
+        # Saturday 10): d4 (d3 rolled back), c3 (48 h), d3 of two failed, i2 (6 h); then
+        # d1 d2, c1 c2 (median 39 h), d2 of two failed, i1 (2 h).
+        self.assertEqual(board.history_html.count("<tr>"), 3)
+        rows = board.history_html.split("<tr>")[2:]
+        self.assertIn(
+            "<td>2026-10-05</td><td>1</td><td>2.0 days</td><td>50 %</td><td>6.0 hours</td>",
+            rows[0],
+        )
+        self.assertIn(
+            "<td>2026-10-01</td><td>2</td><td>39.0 hours</td><td>50 %</td><td>2.0 hours</td>",
+            rows[1],
+        )
+        long = self.env["devops.dora.dashboard"].create(
+            {"workspace_id": shop.id, "date_from": "2026-01-01", "date_to": "2026-10-10"}
+        )
+        self.assertEqual(long.history_html.count("<tr>"), 13)  # the header and 12 weeks
+        self.assertIn("—", long.history_html)  # weeks without anything
+        self.assertEqual(
+            [board._shown("lead_time_hours", v) for v in (0.3, 4.0, 72.0)],
+            ["18 minutes", "4.0 hours", "3.0 days"],
+        )
         # Every workspace: the other's deployment, change and incident too.
         both = (shop | other).dora_metrics(datetime.date(2026, 10, 1), datetime.date(2026, 10, 10))
         self.assertEqual(len(both["deployment_frequency_ids"]), 4)
@@ -360,6 +390,15 @@ class TestDoraHistory(DevopsCase):
         )
         self.assertIn("between 1900", far.history_html)
         self.assertFalse(far.deployment_frequency)
+        self.assertEqual(far.display_name, "Delivery metrics")
+        # Nothing deployed in production: said, without a level ("low" would be a verdict).
+        quiet = self.env["devops.dora.dashboard"].create(
+            {"workspace_id": other.id, "date_from": "2025-01-01", "date_to": "2025-01-31"}
+        )
+        self.assertEqual(
+            (quiet.deployment_frequency, quiet.deployment_frequency_level),
+            ("No production deployment", False),
+        )
         # A user without the DevOps group reads nothing.
         with self.assertRaises(AccessError):
             shop.with_user(self.plain_user).dora_metrics("2026-10-01", "2026-10-10")
@@ -447,3 +486,52 @@ class TestPlanRules(DevopsCase):
         )
         with self.assertRaises(AccessError):
             wizard.with_user(self.devops_manager).action_scaffold()
+
+    def test_start_guards_and_suggestions(self):
+        """What a new user trips on: the branch suggested from the title, the next step in
+        the reason, Start refused under production and on a base branch, a started change
+        keeps a workspace, the scaffold dialog's suggestions."""
+        Change = self.env["devops.change"]
+        self.assertEqual(
+            [Change._suggest_branch(n, k) for n, k in (("Fix the login page", "fix"),
+                                                       ("Library books", "feature"),
+                                                       ("!!!", "chore"))],
+            ["fix/login-page", "feature/library-books", "chore/change"],
+        )  # fmt: skip
+        workspace = self.make_workspace("Guards", path=self.make_tempdir())
+        self.env["devops.workspace.repo"].create(
+            {"workspace_id": workspace.id, "url": "/srv/odoo.git", "branch": "18.0",
+             "folder": "odoo"}
+        )  # fmt: skip
+        change = Change.with_user(self.devops_user).create(
+            {"name": "Guards", "workspace_ids": [workspace.id], "branch": "18.0"}
+        )
+        self.assertEqual(change.stage_id.code, "plan")
+        self.assertTrue(change.stage_reason.startswith("Not started"), change.stage_reason)
+        with self.assertRaisesRegex(UserError, "base branch of odoo"):
+            change.action_start()
+        change.branch = "feature/guards"
+        production = self.env["devops.instance"].create(
+            {"name": "prod-guards", "workspace_id": workspace.id, "environment": "production",
+             "config_path": "/tmp/prod-guards.conf"}
+        )  # fmt: skip
+        production.sudo().write({"state": "running"})
+        with self.assertRaisesRegex(UserError, "prod-guards runs production from Guards"):
+            change.action_start()
+        self.assertFalse(change.started)
+        # Started: the next step is said; its workspaces cannot all go.
+        change.sudo().write({"started": True})
+        self.assertTrue(change.stage_reason.startswith("Started:"), change.stage_reason)
+        with self.assertRaises(UserError):
+            change.write({"workspace_ids": [(5,)]})
+        self.assertEqual(change.workspace_ids, workspace)
+        # The scaffold dialog suggests the title and the technical name from the change.
+        wizard = (
+            self.env["devops.change.scaffold.wizard"]
+            .with_user(self.devops_user)
+            .create({"change_id": change.id, "addons_dir": "odoo"})
+        )
+        self.assertEqual((wizard.title, wizard.name), ("Guards", "guards"))
+        wizard.title = "Library books 2"
+        self.assertEqual(wizard.name, "library_books_2")
+        self.assertEqual(wizard._short("a" * 40 + " [ADD] x: X"), "aaaaaaaaaa [ADD] x: X")

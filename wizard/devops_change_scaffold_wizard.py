@@ -1,6 +1,7 @@
 """Scaffold a module for a change: the name, its title and where it goes."""
 
 import posixpath
+import re
 from collections import Counter
 
 from odoo import api, fields, models
@@ -23,8 +24,20 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
     )
     workspace_choice_ids = fields.Many2many(related="change_id.workspace_ids")
     branch = fields.Char(related="change_id.branch")
-    name = fields.Char(string="Technical name", required=True, help="Such as library_book.")
-    title = fields.Char(help="The module's name shown in Apps; the technical name if empty.")
+    title = fields.Char(
+        compute="_compute_title",
+        store=True,
+        readonly=False,
+        help="The module's name shown in Apps; the technical name if empty.",
+    )
+    name = fields.Char(
+        string="Technical name",
+        compute="_compute_name",
+        store=True,
+        readonly=False,
+        required=True,
+        help="Such as library_book: lowercase letters, digits and underscores.",
+    )
     addons_dir = fields.Char(
         string="Addons folder",
         compute="_compute_addons_dir",
@@ -35,6 +48,18 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
     )
     depends = fields.Char(default="base", help="Module names, comma-separated.")
     license = fields.Selection([(name, name) for name in LICENSES], default="LGPL-3", required=True)
+
+    @api.depends("change_id")
+    def _compute_title(self):
+        for wizard in self:
+            wizard.title = wizard.change_id.name
+
+    @api.depends("title")
+    def _compute_name(self):
+        """library_books for "Library books"."""
+        for wizard in self:
+            slug = re.sub(r"[^a-z0-9]+", "_", (wizard.title or "").lower()).strip("_")[:50]
+            wizard.name = slug if slug[:1].isalpha() else False
 
     @api.depends("change_id")
     def _compute_workspace_id(self):
@@ -58,6 +83,12 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
                 repo = workspace._repos_in_order().filtered("folder")[-1:]
                 wizard.addons_dir = repo.folder or "."
 
+    @staticmethod
+    def _short(commit):
+        """ "1a2b3c4d5e [ADD] x: X" from "<40 hex> [ADD] x: X"."""
+        sha, _sep, subject = commit.partition(" ")
+        return f"{sha[:10]} {subject}"[:200]
+
     def action_scaffold(self):
         self._ensure_one_existing()
         depends = [d.strip() for d in (self.depends or "base").split(",") if d.strip()]
@@ -73,7 +104,7 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "message": self.env._("Committed: %(commit)s", commit=done[:200]),
+                "message": self.env._("Committed %(commit)s", commit=self._short(done)),
                 "type": "success",
                 "next": {"type": "ir.actions.act_window_close"},
             },

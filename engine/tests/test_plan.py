@@ -159,6 +159,7 @@ DAY = datetime.timedelta(hours=24)
     ("facts", "expected"),
     [
         ({}, ("plan", False)),
+        ({"started": True}, ("plan", False)),
         ({"commits": True}, ("code", False)),
         ({"commits": True, "build": "failed"}, ("code", True)),
         ({"commits": True, "build": "done"}, ("build", False)),
@@ -216,7 +217,7 @@ def test_stage_reasons_name_what_happened():
 def test_every_reason_is_reachable_and_filled():
     """Every template is used by some facts, and its parameters are all given."""
     cases = [
-        {}, {"commits": True}, {"commits": True, "build": "failed"},
+        {}, {"started": True}, {"commits": True}, {"commits": True, "build": "failed"},
         {"commits": True, "passed_before": "T1"}, {"commits": True, "build": "done"},
         {"commits": True, "test": ("failed", "T2")},
         {"commits": True, "test": ("failed", "T2"), "passed_before": "T1"},
