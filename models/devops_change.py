@@ -153,8 +153,8 @@ class DevopsChange(models.Model):
     instance_ids = fields.Many2many(
         "devops.instance", string="Running in production", readonly=True, copy=False
     )
-    release_count = fields.Integer(string="Releases", compute="_compute_counts")
-    deployment_count = fields.Integer(string="Deployments", compute="_compute_counts")
+    release_count = fields.Integer(string="Release count", compute="_compute_counts")
+    deployment_count = fields.Integer(string="Deployment count", compute="_compute_counts")
 
     @api.constrains("user_id")
     def _check_responsible(self):

@@ -27,6 +27,7 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
     title = fields.Char(
         compute="_compute_title",
         store=True,
+        precompute=True,
         readonly=False,
         help="The module's name shown in Apps; the technical name if empty.",
     )
@@ -34,6 +35,7 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
         string="Technical name",
         compute="_compute_name",
         store=True,
+        precompute=True,
         readonly=False,
         required=True,
         help="Such as library_book: lowercase letters, digits and underscores.",
