@@ -46,7 +46,11 @@ class TestFrench(DevopsCase):
     def test_plan_in_french(self):
         change = self.fr["devops.change"].create({"name": "Livres"})
         self.assertEqual(change.stage_id.code, "plan")
-        self.assertEqual(change.stage_reason, "Aucun commit sur sa branche pour l'instant.")
+        self.assertEqual(
+            change.stage_reason,
+            "Pas démarré : choisissez ses espaces de travail, puis Démarrez-le pour créer sa "
+            "branche.",
+        )
 
     def test_every_term_has_a_french_translation(self):
         """A new UI string without its French translation fails here (scripts/dev.sh i18n)."""
