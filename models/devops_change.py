@@ -671,7 +671,8 @@ class DevopsChange(models.Model):
             for folder, (base, _how) in started.items():
                 kept.setdefault(folder, base)
             bases[str(workspace.id)] = kept
-            workspace.sudo().with_context(devops_git_soft=True)._git_status(record=False)
+            if workspace.git_root:  # its summary (repositories in folders have their own)
+                workspace.sudo().with_context(devops_git_soft=True)._git_status(record=False)
         self.sudo().write({"started": True, "base_commits": json.dumps(bases, sort_keys=True)})
         self._refresh(read_git=True)
         message = self.env._("Branch %(branch)s ready in every repository.", branch=self.branch)

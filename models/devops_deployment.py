@@ -295,6 +295,15 @@ class DevopsDeployment(models.Model):
         self._ensure_one_existing()
         if self.state != "done" or self.dry_run or self.environment != "staging":
             raise UserError(self.env._("Only a deployment that succeeded on staging is promoted."))
+        if not self.env["devops.instance"].search_count(
+            [("environment", "=", "production")], limit=1
+        ):
+            raise UserError(
+                self.env._(
+                    "No instance is in production yet: set Environment to production on the "
+                    "form of the instance to deploy to, then promote."
+                )
+            )
         return {
             "type": "ir.actions.act_window",
             "res_model": "devops.deployment",

@@ -256,11 +256,6 @@ class TestDoraHistory(DevopsCase):
                  "config_path": f"/tmp/{name}.conf"}
             )  # fmt: skip
 
-        prod = instance("prod", shop, "production")
-        prod_b = instance("prod-b", shop, "production")
-        stag = instance("stag", shop, "staging")
-        prod_other = instance("prod-o", other, "production")
-
         def deployment(release, inst, day, hour, state="done", dry_run=False):
             dep = self.env["devops.deployment"].create(
                 {"release_id": release.id, "instance_id": inst.id, "dry_run": dry_run}
@@ -268,11 +263,19 @@ class TestDoraHistory(DevopsCase):
             dep.write({"state": state, "date_end": at(day, hour)})
             return dep
 
+        stag = instance("stag", shop, "staging")
+        on_staging = deployment(rel, stag, 4, 10)  # staging: left out of the metrics
+        with self.assertRaisesRegex(UserError, "No instance is in production yet"):
+            on_staging.action_promote()  # said before an empty choice of instances
+        prod = instance("prod", shop, "production")
+        prod_b = instance("prod-b", shop, "production")
+        prod_other = instance("prod-o", other, "production")
+        self.assertEqual(on_staging.action_promote()["res_model"], "devops.deployment")
+
         d1 = deployment(rel, prod, 2, 10)
         d2 = deployment(rel, prod, 3, 10)  # incident 5 h later on prod: a failure
         d3 = deployment(rel, prod, 5, 10, "rolled_back")
         d4 = deployment(rel, prod, 8, 10)  # incident on prod-b 2 h later: not its failure
-        deployment(rel, stag, 4, 10)  # staging: left out
         deployment(rel, prod, 6, 10, dry_run=True)  # a dry run: left out
         deployment(rel, prod, 20, 10)  # after the period
         deployment(rel_other, prod_other, 4, 10)  # the other workspace's
