@@ -515,6 +515,31 @@ class NewInstanceMixin:
         git(cls.remotes, "clone", "--quiet", "--bare", work, bare)
         return bare
 
+    def adopted_instance(self, workspace, name, modules, prefix, **values):
+        """The New Odoo instance wizard on ``workspace`` (this Python's virtualenv adopted),
+        run to its end; the instance runs (stopped, its database dropped at cleanup)."""
+        database = f"devops_{prefix}_{uuid.uuid4().hex[:8]}"
+        self.addCleanup(drop_database, database)
+        wizard = self.env["devops.instance.new.wizard"].create(
+            {
+                "workspace_id": workspace.id,
+                "name": name,
+                "database": database,
+                "modules": modules,
+                "build_mode": "adopt",
+                "adopt_path": sys.prefix,
+                "admin_password": f"{prefix}-Admin-pass",
+                "db_same": True,
+                **values,
+            }
+        )
+        run = self.env["devops.pipeline.run"].browse(wizard.action_create()["res_id"])
+        instance = run.instance_id
+        self.addCleanup(stop_instance, instance)
+        self.run_all(timeout=600)
+        self.assertEqual(run.state, "done", run.message)
+        return instance
+
     def new_instance(self, machine, db_values):
         workspace = self.new_workspace(
             f"Odoo on {machine.name}",

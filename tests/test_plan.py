@@ -7,7 +7,6 @@ import datetime
 import json
 import os
 import sys
-import uuid
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
@@ -23,7 +22,6 @@ from .test_build import (
     git,
     make_repo,
     manifest,
-    stop_instance,
     write,
 )
 
@@ -144,25 +142,7 @@ class TestPlanWalk(NewInstanceMixin, CodeCase):
         self.assertEqual((release.state, release.test_run_id), ("approved", green))
 
         # A real Odoo server of the workspace, deployed as staging → Deploy.
-        database = f"devops_plan_{uuid.uuid4().hex[:8]}"
-        self.addCleanup(drop_database, database)
-        wizard = self.env["devops.instance.new.wizard"].create(
-            {
-                "workspace_id": workspace.id,
-                "name": "Plan box",
-                "database": database,
-                "modules": MODULE,
-                "build_mode": "adopt",
-                "adopt_path": sys.prefix,
-                "admin_password": "plan-Admin-pass",
-                "db_same": True,
-            }
-        )
-        run = self.env["devops.pipeline.run"].browse(wizard.action_create()["res_id"])
-        instance = run.instance_id
-        self.addCleanup(stop_instance, instance)
-        self.run_all(timeout=600)
-        self.assertEqual(run.state, "done", run.message)
+        instance = self.adopted_instance(workspace, "Plan box", MODULE, "plan")
         instance.environment = "staging"
         staging = self.env["devops.deployment"].browse(release.deploy(instance.id))
         self.run_all(timeout=900)

@@ -7,9 +7,7 @@ database); a dry run; Refresh staging (neutralised); a backup restored."""
 import json
 import logging
 import os
-import sys
 import urllib.request
-import uuid
 from contextlib import closing
 
 import psycopg2
@@ -25,7 +23,6 @@ from .test_build import (
     drop_database,
     git,
     make_repo,
-    stop_instance,
     write,
 )
 
@@ -124,25 +121,7 @@ class TestReleaseDeploy(NewInstanceMixin, CodeCase):
         )
         run = self.clone(workspace)
         self.assertEqual(run.state, "done", run.message)
-        database = f"devops_rel_{uuid.uuid4().hex[:8]}"
-        self.addCleanup(drop_database, database)
-        wizard = self.env["devops.instance.new.wizard"].create(
-            {
-                "workspace_id": workspace.id,
-                "name": name,
-                "database": database,
-                "modules": MODULE,
-                "build_mode": "adopt",
-                "adopt_path": sys.prefix,
-                "admin_password": "rel-Admin-pass",
-                "db_same": True,
-            }
-        )
-        run = self.env["devops.pipeline.run"].browse(wizard.action_create()["res_id"])
-        instance = run.instance_id
-        self.addCleanup(stop_instance, instance)
-        self.run_all(timeout=600)
-        self.assertEqual(run.state, "done", run.message)
+        instance = self.adopted_instance(workspace, name, MODULE, "rel")
         instance.environment = environment
         return instance
 
