@@ -268,7 +268,8 @@ def scaffold_argv(repo_folder, branch, target, files, message, author):
 
 # Why a change is where it is: templates (the models translate them), filled by ``stage``.
 REASONS = {
-    "not_started": "Not started: choose its workspaces, then Start it to make its branch.",
+    "no_workspace": "Not started: choose its workspaces, then click Start to make its branch.",
+    "not_started": "Not started: click Start to make its branch in its workspaces.",
     "plan": "Started: no commit on its branch yet; scaffold a module or commit on it.",
     "code": "Commits on its branch; build it.",
     "build_failed": "The build of its head failed.",
@@ -277,7 +278,9 @@ REASONS = {
     "test_failed": "Tests failed at its head (%(run)s).",
     "regression": "Regression: tests failed at its head (%(run)s) after passing (%(passed)s).",
     "test": "Tests passed at its head (%(run)s).",
-    "release": "In release %(release)s.",
+    "release": "In release %(release)s: deploy it on staging.",
+    "release_draft": "In release %(release)s, not approved yet: approve it once its tests "
+    "pass, then deploy it on staging.",
     "release_failed": "In release %(release)s; deployment %(deployment)s failed.",
     "deploy": "Deployed on staging (%(deployment)s).",
     "operate": "Running on %(instance)s; Monitor after %(hours)s h without incident.",
@@ -296,12 +299,13 @@ def reason(key, params):
 def stage(facts, now, window):
     """(stage code, reason key, reason params, blocked) from ``facts``:
 
-    - ``started``: its branch was made (by Start);
+    - ``workspaces``: it has workspaces; ``started``: its branch was made (by Start);
     - ``commits``: the change's branch has commits of its own;
     - ``build``: state of the latest build at its head ("done", "failed" or None);
     - ``test``: (state, name) of the latest finished test run at its head, or None;
     - ``passed_before``: name of a test run of the change that passed at an earlier head;
     - ``release``: name of a release holding the head (not cancelled), or None;
+    - ``release_approved``: that release is approved (or released);
     - ``staging``: name of a successful staging deployment of such a release, or None;
     - ``deploy_failed``: name of the latest deployment of such a release if it failed;
     - ``production``: (since, instance name) when a production instance runs such a release;
@@ -329,9 +333,12 @@ def stage(facts, now, window):
         if failed:
             params = {"release": facts["release"], "deployment": failed}
             return "release", "release_failed", params, True
-        return "release", "release", {"release": facts["release"]}, False
+        key = "release" if facts.get("release_approved") else "release_draft"
+        return "release", key, {"release": facts["release"]}, False
     if not facts.get("commits"):
-        return "plan", "plan" if facts.get("started") else "not_started", {}, False
+        if facts.get("started"):
+            return "plan", "plan", {}, False
+        return "plan", "not_started" if facts.get("workspaces") else "no_workspace", {}, False
     test, before = facts.get("test"), facts.get("passed_before")
     if test and test[0] == "passed":
         return "test", "test", {"run": test[1]}, False

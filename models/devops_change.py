@@ -12,6 +12,7 @@ import datetime
 import json
 import logging
 import re
+import unicodedata
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -40,7 +41,8 @@ _lt = LazyTranslate(__name__)
 MONITOR_PARAM = "erplibre_devops.plan_monitor_hours"
 # engine.plan.REASONS, translated (a test checks they are the same templates).
 REASONS = {
-    "not_started": _lt("Not started: choose its workspaces, then Start it to make its branch."),
+    "no_workspace": _lt("Not started: choose its workspaces, then click Start to make its branch."),
+    "not_started": _lt("Not started: click Start to make its branch in its workspaces."),
     "plan": _lt("Started: no commit on its branch yet; scaffold a module or commit on it."),
     "code": _lt("Commits on its branch; build it."),
     "build_failed": _lt("The build of its head failed."),
@@ -49,7 +51,11 @@ REASONS = {
     "test_failed": _lt("Tests failed at its head (%(run)s)."),
     "regression": _lt("Regression: tests failed at its head (%(run)s) after passing (%(passed)s)."),
     "test": _lt("Tests passed at its head (%(run)s)."),
-    "release": _lt("In release %(release)s."),
+    "release": _lt("In release %(release)s: deploy it on staging."),
+    "release_draft": _lt(
+        "In release %(release)s, not approved yet: approve it once its tests pass, then "
+        "deploy it on staging."
+    ),
     "release_failed": _lt("In release %(release)s; deployment %(deployment)s failed."),
     "deploy": _lt("Deployed on staging (%(deployment)s)."),
     "operate": _lt("Running on %(instance)s; Monitor after %(hours)s h without incident."),
@@ -61,6 +67,12 @@ REASONS = {
     "monitor": _lt("In production on %(instance)s without incident since %(since)s."),
 }
 CRON_BATCH = 200
+# Words a title often starts with that say nothing of the change (left out of the names
+# suggested from it).
+LEADING_WORDS = {
+    *"add fix chore feature new the a an".split(),
+    *"ajouter corriger nouveau nouvelle le la les l un une".split(),
+}
 
 
 def _dt(text):
@@ -135,11 +147,11 @@ class DevopsChange(models.Model):
         help="First commit → first production deployment, in hours (shown as hours:minutes).",
     )  # fmt: skip
     build_state = fields.Selection(
-        [("none", "None"), ("done", "Succeeded"), ("failed", "Failed")],
+        [("none", "Not yet"), ("done", "Succeeded"), ("failed", "Failed")],
         string="Build at its head", readonly=True, default="none", copy=False,
     )  # fmt: skip
     test_state = fields.Selection(
-        [("none", "None"), ("passed", "Passed"), ("failed", "Failed")],
+        [("none", "Not yet"), ("passed", "Passed"), ("failed", "Failed")],
         string="Tests at its head", readonly=True, default="none", copy=False,
     )  # fmt: skip
     build_id = fields.Many2one("devops.build", readonly=True, copy=False)
@@ -205,7 +217,7 @@ class DevopsChange(models.Model):
             change.stage_id = stages.get(code)
             change.blocked = blocked
 
-    @api.depends("facts", "started")
+    @api.depends("facts", "started", "workspace_ids", "release_ids.state")
     def _compute_stage_reason(self):
         """Why, in the reader's language."""
         lang = self.env.lang or "en_US"
@@ -221,6 +233,10 @@ class DevopsChange(models.Model):
             facts = {}
         facts = dict(facts.get("stage", {})) if isinstance(facts, dict) else {}
         facts["started"] = self.started
+        facts["workspaces"] = bool(self.workspace_ids)
+        facts["release_approved"] = any(
+            r.state in ("approved", "released") for r in self.sudo().release_ids
+        )
         if facts.get("production"):
             facts["production"] = (_dt(facts["production"][0]), facts["production"][1])
         if facts.get("incident"):
@@ -322,16 +338,41 @@ class DevopsChange(models.Model):
             self.branch = self._suggest_branch(self.name, self.kind)
 
     @staticmethod
-    def _suggest_branch(name, kind):
+    def _title_words(title):
+        """The words of a title that name the change: "Fix the login page" → login, page
+        (lowercase ASCII, accents dropped)."""
+        text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode()
+        words = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
+        while len(words) > 1 and words[0] in LEADING_WORDS:
+            words = words[1:]
+        return words
+
+    @classmethod
+    def _suggest_branch(cls, name, kind):
         """``fix/login-page`` for a fix titled "Fix the login page" (the kind once)."""
-        kind = kind or "feature"
-        words = [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
-        if words and words[0] in (kind, "add", "fix", "chore", "feature"):
-            words = words[1:]
-        if words and words[0] in ("the", "a", "an"):
-            words = words[1:]
-        slug = "-".join(words)[:50].strip("-") or "change"
-        return f"{kind}/{slug}"
+        slug = "-".join(cls._title_words(name))[:50].strip("-") or "change"
+        return f"{kind or 'feature'}/{slug}"
+
+    @api.constrains("branch", "workspace_ids")
+    def _check_not_a_base_branch(self):
+        for change in self.filtered("branch"):
+            problem = change._base_branch_problem()
+            if problem:
+                raise ValidationError(problem)
+
+    def _base_branch_problem(self):
+        """Why the branch cannot be this change's: it is a repository's base branch."""
+        repos = self.workspace_ids.sudo().repo_ids
+        base = repos.filtered(lambda r: (r.branch or "") == self.branch)[:1]
+        if not base:
+            return None
+        return self.env._(
+            "%(branch)s is the base branch of %(repo)s: a change has a branch of its own, "
+            "such as %(example)s.",
+            branch=self.branch,
+            repo=base.folder or base.url,
+            example=self._suggest_branch(self.name, self.kind),
+        )
 
     # --- Reading the facts ---------------------------------------------------------------
 
@@ -689,21 +730,14 @@ class DevopsChange(models.Model):
         production instance runs from them, or where the branch is a repository's base
         branch; returns the other instances running there (they are warned about)."""
         running = self.env["devops.instance"]
+        problem = self._base_branch_problem()
+        if problem:
+            raise UserError(problem)
         for workspace in self.workspace_ids.sudo():
             repos = workspace._repos_in_order()
             if not repos:
                 raise UserError(
                     self.env._("%(ws)s has no repository: add and clone one.", ws=workspace.name)
-                )
-            base = repos.filtered(lambda r: (r.branch or "") == self.branch)[:1]
-            if base:
-                raise UserError(
-                    self.env._(
-                        "%(branch)s is the base branch of %(repo)s: a change has a branch of "
-                        "its own, such as feature/my-change.",
-                        branch=self.branch,
-                        repo=base.folder or base.url,
-                    )
                 )
             instances = (
                 self.env["devops.instance"]

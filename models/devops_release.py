@@ -474,6 +474,7 @@ class DevopsRelease(models.Model):
             if self.test_run_id.build_id:  # the build the tests ran in
                 values["build_id"] = self.test_run_id.build_id.id
         self.sudo().write(values)
+        self.env["devops.change"]._refresh_workspaces(self.workspace_id, read_git=False)
         return True
 
     def action_release(self):

@@ -53,7 +53,7 @@ class DevopsWorkspace(models.Model):
     git_status_date = fields.Datetime(string="Git status of", readonly=True, copy=False)
     git_error = fields.Text(string="Git problem", readonly=True, copy=False)
     git_changes = fields.Char(
-        string="Changes",
+        string="Local changes",
         compute="_compute_git_changes",
         help="Uncommitted changes, commits ahead of and behind the upstream.",
     )

@@ -9,7 +9,7 @@ import os
 import sys
 
 from odoo import fields
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from ..engine import plan as plan_engine
@@ -323,17 +323,17 @@ class TestDoraHistory(DevopsCase):
         lead_list = board.action_open_lead_time()
         lead_view = self.env.ref("erplibre_devops.devops_change_view_list_lead_time")
         self.assertEqual(lead_list["views"][0][0], lead_view.id)
-        # Week by week, newest first, weeks from Monday, cut to the period (Thursday 1 to
-        # Saturday 10): d4 (d3 rolled back), c3 (48 h), d3 of two failed, i2 (6 h); then
+        # Week by week, newest first, weeks named by their Monday (in the user's date format)
+        # and cut to the period (Thursday 1 to Saturday 10): d4 (d3 rolled back), c3 (48 h), d3 of two failed, i2 (6 h); then
         # d1 d2, c1 c2 (median 39 h), d2 of two failed, i1 (2 h).
         self.assertEqual(board.history_html.count("<tr>"), 3)
         rows = board.history_html.split("<tr>")[2:]
         self.assertIn(
-            "<td>2026-10-05</td><td>1</td><td>2.0 days</td><td>50 %</td><td>6.0 hours</td>",
+            "<td>10/05/2026</td><td>1</td><td>2.0 days</td><td>50 %</td><td>6.0 hours</td>",
             rows[0],
         )
         self.assertIn(
-            "<td>2026-10-01</td><td>2</td><td>39.0 hours</td><td>50 %</td><td>2.0 hours</td>",
+            "<td>09/28/2026</td><td>2</td><td>39.0 hours</td><td>50 %</td><td>2.0 hours</td>",
             rows[1],
         )
         long = self.env["devops.dora.dashboard"].create(
@@ -374,6 +374,10 @@ class TestDoraHistory(DevopsCase):
         self.assertIn("between 1900", far.history_html)
         self.assertFalse(far.deployment_frequency)
         self.assertEqual(far.display_name, "Delivery metrics")
+        backwards = self.env["devops.dora.dashboard"].create(
+            {"date_from": "2026-10-10", "date_to": "2026-10-01"}
+        )
+        self.assertIn("ends before it starts", backwards.history_html)
         # Nothing deployed in production: said, without a level ("low" would be a verdict).
         quiet = self.env["devops.dora.dashboard"].create(
             {"workspace_id": other.id, "date_from": "2025-01-01", "date_to": "2025-01-31"}
@@ -486,14 +490,19 @@ class TestPlanRules(DevopsCase):
             {"workspace_id": workspace.id, "url": "/srv/odoo.git", "branch": "18.0",
              "folder": "odoo"}
         )  # fmt: skip
-        change = Change.with_user(self.devops_user).create(
-            {"name": "Guards", "workspace_ids": [workspace.id], "branch": "18.0"}
-        )
+        change = Change.with_user(self.devops_user).create({"name": "Guards"})
         self.assertEqual(change.stage_id.code, "plan")
-        self.assertTrue(change.stage_reason.startswith("Not started"), change.stage_reason)
+        self.assertTrue(change.stage_reason.startswith("Not started: choose its workspaces"))
+        change.write({"workspace_ids": [workspace.id], "branch": "feature/guards"})
+        self.assertTrue(change.stage_reason.startswith("Not started: click Start"))
+        # A repository's base branch is refused on save (with the change's own suggestion),
+        # and at Start (a repository's branch may have changed since).
+        with self.assertRaisesRegex(ValidationError, "base branch of odoo.*feature/guards"):
+            change.write({"branch": "18.0"})
+        workspace.repo_ids.branch = "feature/guards"
         with self.assertRaisesRegex(UserError, "base branch of odoo"):
             change.action_start()
-        change.branch = "feature/guards"
+        workspace.repo_ids.branch = "18.0"
         production = self.env["devops.instance"].create(
             {"name": "prod-guards", "workspace_id": workspace.id, "environment": "production",
              "config_path": "/tmp/prod-guards.conf"}
@@ -515,6 +524,8 @@ class TestPlanRules(DevopsCase):
             .create({"change_id": change.id, "addons_dir": "odoo"})
         )
         self.assertEqual((wizard.title, wizard.name), ("Guards", "guards"))
-        wizard.title = "Library books 2"
+        wizard.title = "Add the library books 2"
         self.assertEqual(wizard.name, "library_books_2")
+        wizard.title = "Ajouter la fiche des élèves"
+        self.assertEqual(wizard.name, "fiche_des_eleves")
         self.assertEqual(wizard._short("a" * 40 + " [ADD] x: X"), "aaaaaaaaaa [ADD] x: X")

@@ -120,7 +120,7 @@ WALK_MENUS_JS = r"""
         await clickMenu("erplibre_devops.menu_workspace", "erplibre_devops.menu_devops");
         await waitFor(() => text(".o_breadcrumb").includes("Workspaces")
             && text(".o_list_view thead").includes("Branch")
-            && text(".o_list_view thead").includes("Changes")
+            && text(".o_list_view thead").includes("Local changes")
             && text(".o_list_view thead").includes("Last commit")
             && text(".o_list_view .o_data_row").includes("git problem"),
             "the Workspaces list, with the git summary of each");

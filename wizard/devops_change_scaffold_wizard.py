@@ -1,7 +1,6 @@
 """Scaffold a module for a change: the name, its title and where it goes."""
 
 import posixpath
-import re
 from collections import Counter
 
 from odoo import api, fields, models
@@ -58,9 +57,10 @@ class DevopsChangeScaffoldWizard(models.TransientModel):
 
     @api.depends("title")
     def _compute_name(self):
-        """library_books for "Library books"."""
+        """library_books for "Add the library books" (as the change's branch)."""
         for wizard in self:
-            slug = re.sub(r"[^a-z0-9]+", "_", (wizard.title or "").lower()).strip("_")[:50]
+            words = self.env["devops.change"]._title_words(wizard.title)
+            slug = "_".join(words)[:50].strip("_")
             wizard.name = slug if slug[:1].isalpha() else False
 
     @api.depends("change_id")

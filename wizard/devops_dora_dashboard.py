@@ -6,6 +6,7 @@ import html
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_date
 
 from ..models.devops_workspace_dora import METRICS
 
@@ -63,7 +64,12 @@ class DevopsDoraDashboard(models.TransientModel):
                 board[name] = board[f"{name}_level"] = board[f"{name}_link"] = False
                 board[f"{name}_count"] = 0
             board.history_html = False
-            if not (board.date_from and board.date_to) or board.date_to < board.date_from:
+            if not (board.date_from and board.date_to):
+                continue
+            if board.date_to < board.date_from:
+                board.history_html = "<p class='text-danger'>{}</p>".format(
+                    html.escape(self.env._("The period ends before it starts: put From first."))
+                )
                 continue
             try:
                 figures = board._metrics()
@@ -114,13 +120,14 @@ class DevopsDoraDashboard(models.TransientModel):
         return self.env._("%(d).1f days", d=value / 24)
 
     def _weeks(self):
-        """(first day, day after) of the period's weeks, Monday to Sunday, newest first, at
-        most WEEKS; the first and last are cut to the period."""
+        """(Monday, first day, day after) of the period's weeks, newest first, at most
+        WEEKS; the first and last are cut to the period."""
         weeks = []
         monday = self.date_to - datetime.timedelta(days=self.date_to.weekday())
         while len(weeks) < WEEKS and monday + datetime.timedelta(days=7) > self.date_from:
             weeks.append(
                 (
+                    monday,
                     max(monday, self.date_from),
                     min(monday + datetime.timedelta(days=7), self.date_to + datetime.timedelta(1)),
                 )
@@ -140,16 +147,17 @@ class DevopsDoraDashboard(models.TransientModel):
         def moment(day):
             return datetime.datetime.combine(day, datetime.time())
 
-        facts = workspaces._dora_facts(moment(weeks[-1][0]), moment(weeks[0][1]))
+        facts = workspaces._dora_facts(moment(weeks[-1][1]), moment(weeks[0][2]))
         rows = []
-        for start, stop in weeks:
+        for monday, start, stop in weeks:
             figures = workspaces._dora(moment(start), moment(stop), facts)
             cells = [str(len(figures["deployment_frequency_ids"]))] + [
                 self._shown(name, figures[name]) if figures[name] is not None else "—"
                 for name in METRICS[1:]
             ]
             cells = "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
-            rows.append(f"<tr><td>{start:%Y-%m-%d}</td>{cells}</tr>")
+            day = html.escape(format_date(self.env, monday))
+            rows.append(f"<tr><td>{day}</td>{cells}</tr>")
         heads = [
             self.env._("Week of"),
             self.env._("Production deployments"),

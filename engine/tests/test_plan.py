@@ -217,7 +217,8 @@ def test_stage_reasons_name_what_happened():
 def test_every_reason_is_reachable_and_filled():
     """Every template is used by some facts, and its parameters are all given."""
     cases = [
-        {}, {"started": True}, {"commits": True}, {"commits": True, "build": "failed"},
+        {}, {"workspaces": True}, {"started": True}, {"commits": True},
+        {"commits": True, "build": "failed"}, {"release": "1.0", "release_approved": True},
         {"commits": True, "passed_before": "T1"}, {"commits": True, "build": "done"},
         {"commits": True, "test": ("failed", "T2")},
         {"commits": True, "test": ("failed", "T2"), "passed_before": "T1"},
