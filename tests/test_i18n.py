@@ -48,8 +48,8 @@ class TestFrench(DevopsCase):
         self.assertEqual(change.stage_id.code, "plan")
         self.assertEqual(
             change.stage_reason,
-            "Pas démarré : choisissez ses espaces de travail, puis Démarrez-le pour créer sa "
-            "branche.",
+            "Pas démarré : choisissez ses espaces de travail, puis cliquez sur Démarrer pour "
+            "créer sa branche.",
         )
 
     def test_every_term_has_a_french_translation(self):
