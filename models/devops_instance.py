@@ -817,15 +817,14 @@ class DevopsInstance(models.Model):
             except TransactionRollbackError:
                 continue  # written by someone else meanwhile (a restart): the next pass sees it
             except Exception as error:
-                _logger.exception("Operating the instance %s failed", instance.id)
-                instance.sudo().write(
-                    {
-                        "last_check_date": now,
-                        "last_error": self.env._(
-                            "The operate pass failed on this instance: %(error)s", error=error
-                        ),
-                    }
+                message = self.env._(
+                    "The operate pass failed on this instance: %(error)s", error=error
                 )
+                if not isinstance(error, UserError):
+                    _logger.exception("Operating the instance %s failed", instance.id)
+                elif instance.last_error != message:  # for the user to fix: said once
+                    _logger.warning("Operating the instance %s: %s", instance.id, error)
+                instance.sudo().write({"last_check_date": now, "last_error": message})
         return observations
 
     def _apply_observation(self, seen, now):

@@ -294,6 +294,23 @@ class TestInstance(InstanceMixin, RunnerCase):
             self.env["devops.instance"]._cron_operate()
         self.assertIn("boom", bad.last_error)
         self.assertIn("not running", good.last_error)
+
+        # A condition for the user to fix (a message, such as no start command to restart
+        # with): said on the instance, logged once as a warning, never as an error.
+        def unfixed(instance, seen):
+            if instance == bad:
+                raise UserError("Set the start command of Bad first.")  # pylint: disable=translation-required
+            return original(instance, seen)
+
+        with (
+            patch.object(type(bad), "_handle_incident", unfixed),
+            self.assertLogs("odoo.addons.erplibre_devops.models.devops_instance") as logs,
+        ):
+            self.env["devops.instance"]._cron_operate()
+            self.env["devops.instance"]._cron_operate()
+        self.assertEqual([r.levelname for r in logs.records if "Bad" in r.getMessage()],
+                         ["WARNING"])  # fmt: skip
+        self.assertIn("Set the start command of Bad first.", bad.last_error)
         before = {instance: len(instance.check_ids) for instance in (good, bad)}
         self.env["devops.instance"]._cron_monitor()  # monitor too
         self.env.invalidate_all()

@@ -323,9 +323,10 @@ class TestDoraHistory(DevopsCase):
         lead_list = board.action_open_lead_time()
         lead_view = self.env.ref("erplibre_devops.devops_change_view_list_lead_time")
         self.assertEqual(lead_list["views"][0][0], lead_view.id)
-        # Week by week, newest first, weeks named by their Monday (in the user's date format)
-        # and cut to the period (Thursday 1 to Saturday 10): d4 (d3 rolled back), c3 (48 h), d3 of two failed, i2 (6 h); then
-        # d1 d2, c1 c2 (median 39 h), d2 of two failed, i1 (2 h).
+        # Week by week, newest first, weeks named by their Monday (in the user's date
+        # format) and cut to the period (Thursday 1 to Saturday 10): d4 (d3 rolled back),
+        # c3 (48 h), d3 of two failed, i2 (6 h); then d1 d2, c1 c2 (median 39 h), d2 of two
+        # failed, i1 (2 h).
         self.assertEqual(board.history_html.count("<tr>"), 3)
         rows = board.history_html.split("<tr>")[2:]
         self.assertIn(
