@@ -90,8 +90,13 @@ WALK_MENUS_JS = r"""
         await waitFor(() => STAGES.every(([, name]) =>
             text(".o_kanban_group .o_column_title").includes(name)), "the Plan board");
         await clickMenu("erplibre_devops.menu_plan_dora", "erplibre_devops.menu_plan");
+        // The delivery metrics: named, their figures, the weeks; no save/discard indicator
+        // (the figures follow the period).
         await waitFor(() => text(".o_devops_dora_figures").includes("No data")
-            && text(".o_devops_dora_history").includes("Week of"), "the delivery metrics");
+            && text(".o_devops_dora_history").includes("Week of")
+            && text(".o_breadcrumb").includes("Delivery metrics")
+            && [...document.querySelectorAll(".o_form_status_indicator")].every(
+                (el) => getComputedStyle(el).display === "none"), "the delivery metrics");
         // Build: the builds and the modules the scans found (none yet: their help says how).
         await clickMenu("erplibre_devops.menu_build_build", "erplibre_devops.menu_build");
         await waitFor(() => text(".o_breadcrumb").includes("Builds")
