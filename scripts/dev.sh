@@ -267,10 +267,13 @@ stop_odoo() {
   kill $pids 2>/dev/null || true
   local i
   for i in $(seq 1 20); do
-    pgrep -f -- "odoo-bin .*-c $WORK/odoo.conf" >/dev/null || break
+    pgrep -f -- "odoo-bin .*-c $WORK/odoo.conf" >/dev/null || {
+      say "Odoo stopped"
+      return 0
+    }
     sleep 0.5
   done
-  say "Odoo stopped"
+  say "Odoo is still stopping after 10 s (pids: ${pids//$'\n'/ }); PostgreSQL stops under it"
 }
 
 stop_pg() {
